@@ -1,0 +1,3 @@
+from hopfield_cli.cli import main
+
+main()

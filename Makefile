@@ -1,0 +1,48 @@
+# hopfield: `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel installed when no torch is present; a GPU user's existing torch is kept (see install).
+TORCH_VERSION ?= 2.13.0
+PYTEST_ARGS ?=
+RUN_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/hopfield: pyproject.toml
+	@# A python that already imports torch (e.g. a CUDA build) lends it to the venv; else CPU torch $(TORCH_VERSION).
+	@if $(PYTHON) -c "import torch" >/dev/null 2>&1; then \
+		echo "using the torch already installed for $(PYTHON)"; \
+		$(PYTHON) -m venv --system-site-packages $(VENV); \
+	else \
+		$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q --upgrade pip && \
+		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION); \
+	fi
+	$(BIN)/python -m pip install -q -e ".[dev,cluster]"
+	@touch $(BIN)/hopfield
+
+install: $(BIN)/hopfield ## Create .venv and install hopfield (+ CPU torch unless torch is already there)
+
+run: install ## Run the main job: a retrieval on defaults (writes outputs/DATE/TIME-retrieve/)
+	$(BIN)/hopfield retrieve $(RUN_ARGS)
+
+test: install ## Run the test suite
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install ## Run the tests not marked slow
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## Check style with ruff
+	$(BIN)/ruff check hopfield_cli tests benchmarks
+	$(BIN)/ruff format --check hopfield_cli tests benchmarks
+
+bench: install ## Benchmark the retrieval core against the reference (prints and saves a table)
+	$(BIN)/python benchmarks/bench_core.py
+
+clean: ## Remove build products and caches (keeps .venv and outputs/)
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis bench_results
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

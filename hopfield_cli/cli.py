@@ -1,0 +1,105 @@
+"""The `hopfield` command: a Typer app whose subcommands hand their arguments to Hydra.
+
+Typer owns the command names, `--help` and `--version`; everything after the subcommand name goes to
+Hydra unchanged (overrides, -m sweeps, --cfg, --info, -cd, hydra.run.dir=...). `run_hydra` is the one
+place that does this hand-over.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from hopfield_cli import __version__
+from hopfield_cli.errors import UsageError
+
+HYDRA_CONTEXT = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+app = typer.Typer(
+    name="hopfield",
+    help="Experiment runner for modern Hopfield networks (Ramsauer et al., ICLR 2021).\n\n"
+    "Each subcommand takes Hydra overrides: key=value, +key=value, group=option, -m for sweeps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def config_dir() -> str:
+    """The folder of primary configs: inside the installed package, else the checkout's top-level conf/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "store.yaml").is_file():
+            return str(candidate)
+    raise RuntimeError(f"hopfield configs not found next to {here}")
+
+
+def fail(error: UsageError) -> None:
+    """Print a user error as one line on stderr and exit 2."""
+    typer.echo(f"error: {error.field}: {error.message}", err=True)
+    raise SystemExit(error.exit_code)
+
+
+def run_hydra(command: str, args: list[str]) -> None:
+    """Hand ``args`` to the Hydra task of ``command`` exactly as if typed after a Hydra app's name."""
+    from hopfield_cli import tasks
+    from hopfield_cli.preflight import parse_hydra_args, preflight
+
+    if any(a in ("--help", "-h") for a in args):
+        from hopfield_cli.help import print_command_help
+
+        print_command_help(command, config_dir())
+        return
+    parsed = parse_hydra_args(args)
+    if not (parsed.hydra_help or parsed.shell_completion):
+        try:
+            preflight(command, config_dir(), parsed)
+        except UsageError as error:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            fail(error)
+    main_fn: Callable[[], None] = tasks.hydra_main(command, config_dir())
+    saved_argv = sys.argv
+    sys.argv = [f"hopfield {command}", *args]
+    try:
+        main_fn()
+    finally:
+        sys.argv = saved_argv
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hopfield {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version, is_eager=True),
+) -> None:
+    """Experiment runner for modern Hopfield networks."""
+
+
+@app.command("store", context_settings=HYDRA_CONTEXT, add_help_option=False)
+def store(ctx: typer.Context) -> None:
+    """Build N patterns (random, sphere, correlated, a file or images) and save one safetensors memory."""
+    run_hydra("store", ctx.args)
+
+
+@app.command("retrieve", context_settings=HYDRA_CONTEXT, add_help_option=False)
+def retrieve(ctx: typer.Context) -> None:
+    """Corrupt stored patterns, retrieve them with a model; one row per query in results.parquet/csv."""
+    run_hydra("retrieve", ctx.args)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

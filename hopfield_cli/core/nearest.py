@@ -1,0 +1,38 @@
+"""Nearest stored pattern of each state, in chunks so the (B x N) distance matrix is never whole."""
+
+from __future__ import annotations
+
+import torch
+
+# Entries of a (B x N) block computed at once; 2^24 float32 entries = 64 MiB.
+DEFAULT_BLOCK_ENTRIES = 1 << 24
+
+
+def nearest_patterns(
+    patterns: torch.Tensor,  # (N, d)
+    states: torch.Tensor,  # (B, d)
+    block_entries: int = DEFAULT_BLOCK_ENTRIES,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index of the stored pattern nearest to each state (Euclidean) and that distance, shapes (B,), (B,).
+
+    argmin_i ||x_i - xi||^2 = argmax_i (x_i^T xi - ||x_i||^2 / 2); ties go to the lowest index. The score
+    is accumulated in float32 at least, so half-precision states rank correctly.
+    """
+    work = torch.promote_types(patterns.dtype, torch.float32)
+    n, b = patterns.shape[0], states.shape[0]
+    if n == 0:
+        raise ValueError("no stored patterns")
+    half_sq = 0.5 * patterns.to(work).pow(2).sum(dim=1)  # (N,)
+    best_score = torch.full((b,), -torch.inf, dtype=work, device=states.device)
+    best_index = torch.zeros(b, dtype=torch.long, device=states.device)
+    chunk = max(1, min(n, block_entries // max(1, b)))
+    states_w = states.to(work)
+    for start in range(0, n, chunk):
+        block = patterns[start : start + chunk].to(work)
+        scores = states_w @ block.T - half_sq[start : start + chunk]  # (B, chunk)
+        value, index = scores.max(dim=1)
+        better = value > best_score
+        best_score = torch.where(better, value, best_score)
+        best_index = torch.where(better, index + start, best_index)
+    distance = (states_w - patterns[best_index].to(work)).norm(dim=1)
+    return best_index, distance

@@ -1,0 +1,94 @@
+"""Pieces every experiment shares: building patterns from a config, success criteria, devices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from hopfield_cli.core.device import resolve_device, resolve_dtype
+from hopfield_cli.errors import UsageError
+
+# Success criteria (see README "Success criteria"); each value is the default tolerance.
+SUCCESS_DEFAULT_TOL = {"nearest": 0.25, "cosine": 0.9, "mse": 0.01}
+
+
+@dataclass
+class PatternSet:
+    """Stored patterns with what is known of where they came from."""
+
+    patterns: torch.Tensor  # (N, d) float32 on CPU
+    metadata: dict[str, Any]
+
+    @property
+    def image_side(self) -> int | None:
+        side = self.metadata.get("image_side")
+        return int(side) if side not in (None, "", "null") else None
+
+
+def device_and_dtype(cfg: Any) -> tuple[torch.device, torch.dtype]:
+    try:
+        device = resolve_device(cfg.device)
+    except ValueError as exc:
+        raise UsageError("device", str(exc)) from None
+    try:
+        dtype = resolve_dtype(cfg.dtype, device)
+    except ValueError as exc:
+        raise UsageError("dtype", str(exc)) from None
+    return device, dtype
+
+
+def build_patterns(cfg: Any, generator: torch.Generator) -> PatternSet:
+    """Make or load the stored patterns described by ``cfg.patterns`` (+ num_patterns, dim, normalise)."""
+    from hopfield_cli.data import loaders, patterns as sources
+
+    source = cfg.patterns.source
+    metadata: dict[str, Any] = {"source": source}
+    if source == "images":
+        data, names = loaders.load_images(cfg.patterns.path, side=cfg.patterns.side, field="patterns.path")
+        metadata.update(image_side=int(cfg.patterns.side), image_files=list(names), path=str(cfg.patterns.path))
+    elif source == "file":
+        data = loaders.load_matrix(cfg.patterns.path, field="patterns.path")
+        metadata["path"] = str(cfg.patterns.path)
+    else:
+        data = sources.make_patterns(dict(cfg.patterns), cfg.num_patterns, cfg.dim, generator)
+        metadata.update({k: v for k, v in dict(cfg.patterns).items() if k not in ("path", "side")})
+    normalise = getattr(cfg, "normalise", "none")
+    if normalise != "none":
+        data = sources.normalise(data, normalise)
+    metadata["normalisation"] = normalise
+    if getattr(cfg, "binarise", False):
+        data = sources.binarise(data)
+        metadata["binarised"] = True
+    return PatternSet(data.to(torch.float32).contiguous(), metadata)
+
+
+def success_mask(
+    criterion: str,
+    tol: float | None,
+    states: torch.Tensor,  # (B, d)
+    targets: torch.Tensor,  # (B, d) the target patterns
+    retrieved_ids: torch.Tensor,  # (B,)
+    target_ids: torch.Tensor,  # (B,)
+) -> torch.Tensor:
+    """Whether each query was retrieved, by the chosen criterion.
+
+    - nearest (default): the nearest stored pattern is the target AND ||xi* - x|| <= tol ||x||
+      (tol 0.25: for +-1 patterns a relative error of 2 sqrt(f) means a fraction f <= 1.56% of wrong
+      components, the error level of Amit et al.'s 0.138 d capacity).
+    - cosine: cos(xi*, x) >= tol (default 0.9, as in Hopfield-Fenchel-Young networks).
+    - mse: mean squared error per component <= tol (default 0.01; Universal Hopfield Networks threshold
+      the summed error).
+    """
+    tol = SUCCESS_DEFAULT_TOL[criterion] if tol is None else float(tol)
+    states = states.double()
+    targets = targets.double()
+    if criterion == "nearest":
+        rel = (states - targets).norm(dim=1) / targets.norm(dim=1).clamp_min(1e-300)
+        return (retrieved_ids == target_ids) & (rel <= tol)
+    if criterion == "cosine":
+        return torch.nn.functional.cosine_similarity(states, targets, dim=1, eps=1e-300) >= tol
+    if criterion == "mse":
+        return (states - targets).pow(2).mean(dim=1) <= tol
+    raise UsageError("success", f"must be one of {', '.join(SUCCESS_DEFAULT_TOL)}; got {criterion!r}")

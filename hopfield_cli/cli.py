@@ -96,6 +96,18 @@ def retrieve(ctx: typer.Context) -> None:
     run_hydra("retrieve", ctx.args)
 
 
+@app.command("capacity-sweep", context_settings=HYDRA_CONTEXT, add_help_option=False)
+def capacity_sweep(ctx: typer.Context) -> None:
+    """Measure storage capacity per model, beta and dimension, with the theory beside it."""
+    run_hydra("capacity-sweep", ctx.args)
+
+
+@app.command("metastable-scan", context_settings=HYDRA_CONTEXT, add_help_option=False)
+def metastable_scan(ctx: typer.Context) -> None:
+    """Fixed-point kinds (global, metastable, single) across beta; classify attention heads."""
+    run_hydra("metastable-scan", ctx.args)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

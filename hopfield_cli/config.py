@@ -99,7 +99,69 @@ class RetrieveConfig(StoreConfig):
     grid_rows: int = field(default=8, metadata=_help("image memories: rows in the query/retrieved/target PNG"))
 
 
-SCHEMAS: dict[str, type] = {"store": StoreConfig, "retrieve": RetrieveConfig}
+@dataclass
+class CapacitySweepConfig(CommonConfig):
+    """`hopfield capacity-sweep`: success rate vs N, capacity per (model, beta, d)."""
+
+    patterns: PatternsConfig = field(default_factory=PatternsConfig)
+    corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    models: list[str] = field(default_factory=lambda: ["modern", "classical"], metadata=_help("model families side by side"))
+    beta: float = field(default=8.0, metadata=_help("inverse temperature (used when betas is null)"))
+    betas: list[float] | None = field(default=None, metadata=_help("several betas; null = [beta]"))
+    dim: int = field(default=64, metadata=_help("d (used when dims is null)"))
+    dims: list[int] | None = field(default=None, metadata=_help("several dimensions, e.g. [16,32,64,128]; null = [dim]"))
+    memory: str | None = field(default=None, metadata=_help("a memory file: N ranges over prefixes of its patterns"))
+    normalise: str = field(default="none", metadata=_help("none | unit | center | standard"))
+    binarise: bool = field(default=False, metadata=_help("take sign() of the patterns"))
+    trials: int = field(default=5, metadata=_help("independent pattern sets per N"))
+    num_queries: int = field(default=64, metadata=_help("queries per trial (distinct targets when N allows)"))
+    n_start: int = field(default=4, metadata=_help("first N of the geometric growth"))
+    n_max: int = field(default=1_000_000, metadata=_help("largest N tried"))
+    growth: float = field(default=4.0, metadata=_help("factor between successive N while growing"))
+    refine_steps: int = field(default=5, metadata=_help("bisection steps on the crossing"))
+    threshold: float = field(default=0.9, metadata=_help("capacity = largest N with success rate >= threshold"))
+    update_steps_max: int = field(default=100, metadata=_help("stop after this many updates"))
+    eps: float = field(default=1e-5, metadata=_help("converged when ||xi_{t+1} - xi_t|| <= eps"))
+    memory_budget: str | None = field(default=None, metadata=_help("bytes for score blocks, e.g. 512MiB; null = auto"))
+    success: str = field(default="nearest", metadata=_help("nearest | cosine | mse"))
+    success_tol: float | None = field(default=None, metadata=_help("null = the criterion's default"))
+    resume: str | None = field(default=None, metadata=_help("a previous run folder to continue"))
+    plots: bool = field(default=True, metadata=_help("write PNG figures"))
+
+
+@dataclass
+class MetastableScanConfig(CommonConfig):
+    """`hopfield metastable-scan`: fixed-point kinds across beta; attention-head classes."""
+
+    patterns: PatternsConfig = field(default_factory=PatternsConfig)
+    corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
+    num_patterns: int = field(default=64, metadata=_help("N stored patterns"))
+    dim: int = field(default=64, metadata=_help("d"))
+    clusters: int = field(default=0, metadata=_help("0 = plain patterns; k > 0 = k groups of similar patterns"))
+    cluster_spread: float = field(default=0.1, metadata=_help("std of a pattern around its cluster centre, relative"))
+    memory: str | None = field(default=None, metadata=_help("a memory file instead of generated patterns"))
+    normalise: str = field(default="none", metadata=_help("none | unit | center | standard"))
+    binarise: bool = field(default=False, metadata=_help("take sign() of the patterns"))
+    queries: str = field(default="corrupted", metadata=_help("corrupted | random"))
+    num_queries: int = field(default=128, metadata=_help("queries per beta"))
+    beta_min: float | None = field(default=None, metadata=_help("null = below the global condition beta m_max^2 < 1"))
+    beta_max: float | None = field(default=None, metadata=_help("null = above the well-separated condition"))
+    num_betas: int = field(default=24, metadata=_help("log-spaced betas in [beta_min, beta_max]"))
+    update_steps_max: int = field(default=500, metadata=_help("iterations to reach the fixed point"))
+    eps: float = field(default=1e-6, metadata=_help("converged when ||xi_{t+1} - xi_t|| <= eps"))
+    memory_budget: str | None = field(default=None, metadata=_help("bytes for score blocks; null = auto"))
+    attention: str | None = field(default=None, metadata=_help("attention probabilities file: classify heads instead"))
+    resume: str | None = field(default=None, metadata=_help("a previous run folder to continue"))
+    plots: bool = field(default=True, metadata=_help("write PNG figures"))
+
+
+SCHEMAS: dict[str, type] = {
+    "store": StoreConfig,
+    "retrieve": RetrieveConfig,
+    "capacity-sweep": CapacitySweepConfig,
+    "metastable-scan": MetastableScanConfig,
+}
 
 
 def register_configs() -> None:
@@ -257,7 +319,85 @@ def validate_retrieve(cfg: Any) -> None:
     _positive_int(cfg.grid_rows, "grid_rows", upper=64)
 
 
-VALIDATORS = {"store": validate_store, "retrieve": validate_retrieve}
+def _check_list(values: Any, name: str) -> None:
+    if values is not None and len(values) == 0:
+        raise UsageError(name, "must not be empty; give at least one value or null")
+
+
+def validate_capacity_sweep(cfg: Any) -> None:
+    validate_common(cfg)
+    _check_list(cfg.models, "models")
+    for i, name in enumerate(cfg.models):
+        _choice(name, f"models[{i}]", ("modern", "classical", "dense", "exponential", "sparse"))
+    validate_model(cfg.model)
+    _positive_finite(cfg.beta, "beta")
+    _check_list(cfg.betas, "betas")
+    for i, b in enumerate(cfg.betas or []):
+        _positive_finite(b, f"betas[{i}]")
+    _positive_int(cfg.dim, "dim", upper=MAX_DIM)
+    _check_list(cfg.dims, "dims")
+    for i, d in enumerate(cfg.dims or []):
+        _positive_int(d, f"dims[{i}]", upper=MAX_DIM)
+    if cfg.memory is not None:
+        _existing(cfg.memory, "memory", "file")
+    elif cfg.patterns.source in ("file", "images"):
+        validate_patterns(cfg)
+    else:
+        _choice(cfg.patterns.source, "patterns.source", ("binary", "gaussian", "sphere", "correlated", "file", "images"))
+    _choice(cfg.normalise, "normalise", ("none", "unit", "center", "standard"))
+    validate_corruption(cfg.corruption)
+    validate_retrieval_settings(cfg)
+    _positive_int(cfg.trials, "trials", upper=10_000)
+    _positive_int(cfg.num_queries, "num_queries", upper=10**7)
+    _positive_int(cfg.n_start, "n_start", upper=MAX_PATTERNS)
+    _positive_int(cfg.n_max, "n_max", upper=MAX_PATTERNS)
+    if cfg.n_max < cfg.n_start:
+        raise UsageError("n_max", f"must be >= n_start ({cfg.n_start}), got {cfg.n_max}")
+    if not (math.isfinite(cfg.growth) and cfg.growth > 1.0):
+        raise UsageError("growth", f"must be a finite number > 1, got {cfg.growth!r}")
+    if isinstance(cfg.refine_steps, bool) or cfg.refine_steps < 0:
+        raise UsageError("refine_steps", f"must be an integer >= 0, got {cfg.refine_steps!r}")
+    if not (math.isfinite(cfg.threshold) and 0.0 < cfg.threshold <= 1.0):
+        raise UsageError("threshold", f"must be in (0, 1], got {cfg.threshold!r}")
+
+
+def validate_metastable_scan(cfg: Any) -> None:
+    validate_common(cfg)
+    if cfg.attention is not None:
+        _existing(cfg.attention, "attention", "file")
+        return
+    if cfg.memory is not None:
+        _existing(cfg.memory, "memory", "file")
+    else:
+        validate_patterns(cfg)
+    if isinstance(cfg.clusters, bool) or cfg.clusters < 0:
+        raise UsageError("clusters", f"must be an integer >= 0, got {cfg.clusters!r}")
+    if cfg.clusters > cfg.num_patterns:
+        raise UsageError("clusters", f"must be at most num_patterns ({cfg.num_patterns}), got {cfg.clusters}")
+    if not (math.isfinite(cfg.cluster_spread) and cfg.cluster_spread >= 0):
+        raise UsageError("cluster_spread", f"must be a finite number >= 0, got {cfg.cluster_spread!r}")
+    _choice(cfg.normalise, "normalise", ("none", "unit", "center", "standard"))
+    _choice(cfg.queries, "queries", ("corrupted", "random"))
+    validate_corruption(cfg.corruption)
+    _positive_int(cfg.num_queries, "num_queries", upper=10**7)
+    for name in ("beta_min", "beta_max"):
+        if getattr(cfg, name) is not None:
+            _positive_finite(getattr(cfg, name), name)
+    if cfg.beta_min is not None and cfg.beta_max is not None and cfg.beta_max <= cfg.beta_min:
+        raise UsageError("beta_max", f"must be > beta_min ({cfg.beta_min}), got {cfg.beta_max}")
+    _positive_int(cfg.num_betas, "num_betas", upper=10_000)
+    if isinstance(cfg.update_steps_max, bool) or cfg.update_steps_max < 0:
+        raise UsageError("update_steps_max", f"must be an integer >= 0, got {cfg.update_steps_max!r}")
+    _positive_finite(cfg.eps, "eps")
+    parse_bytes(cfg.memory_budget)
+
+
+VALIDATORS = {
+    "store": validate_store,
+    "retrieve": validate_retrieve,
+    "capacity-sweep": validate_capacity_sweep,
+    "metastable-scan": validate_metastable_scan,
+}
 
 
 def validate(command: str, cfg: Any) -> None:
@@ -269,7 +409,9 @@ __all__ = [
     "MISSING",
     "SCHEMAS",
     "VALIDATORS",
+    "CapacitySweepConfig",
     "CorruptionConfig",
+    "MetastableScanConfig",
     "ModelConfig",
     "PatternsConfig",
     "RetrieveConfig",

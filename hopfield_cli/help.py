@@ -23,6 +23,17 @@ EXAMPLES: dict[str, list[str]] = {
         "hopfield retrieve model=classical model.update_rule=sync num_patterns=8 dim=64 corruption=flip_bernoulli",
         "hopfield retrieve -m beta=0.5,2,8 corruption=mask_lower_half memory=faces.safetensors",
     ],
+    "capacity-sweep": [
+        "hopfield capacity-sweep dim=64 beta=8",
+        "hopfield capacity-sweep models=[modern,classical,dense] dims=[16,32,64,128]",
+        "hopfield capacity-sweep patterns=sphere patterns.radius_k=1 betas=[1,4,16] trials=10",
+        "hopfield capacity-sweep resume=outputs/2026-11-26/10-00-00-capacity_sweep",
+    ],
+    "metastable-scan": [
+        "hopfield metastable-scan",
+        "hopfield metastable-scan clusters=8 cluster_spread=0.05 num_patterns=128",
+        "hopfield metastable-scan attention=bert_attentions.safetensors",
+    ],
 }
 
 HYDRA_FLAGS = (

@@ -21,6 +21,8 @@ from hopfield_cli.errors import UsageError
 EXPERIMENTS = {
     "store": "store",
     "retrieve": "retrieve",
+    "capacity-sweep": "capacity_sweep",
+    "metastable-scan": "metastable_scan",
 }
 
 
@@ -48,9 +50,19 @@ def retrieve_task(cfg: DictConfig) -> None:
     run_task("retrieve", cfg)
 
 
+def capacity_sweep_task(cfg: DictConfig) -> None:
+    run_task("capacity-sweep", cfg)
+
+
+def metastable_scan_task(cfg: DictConfig) -> None:
+    run_task("metastable-scan", cfg)
+
+
 TASKS: dict[str, Callable[[DictConfig], None]] = {
     "store": store_task,
     "retrieve": retrieve_task,
+    "capacity-sweep": capacity_sweep_task,
+    "metastable-scan": metastable_scan_task,
 }
 
 

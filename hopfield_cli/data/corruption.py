@@ -1,0 +1,161 @@
+"""Query corruptions: damaged copies of stored patterns to retrieve from.
+
+Each corruption has the form ``fn(patterns (B, d), generator, ...) -> Tensor (B, d)`` and returns a new
+tensor on the device and in the dtype of ``patterns``. The random choices are drawn on the CPU from
+``generator`` (a CPU ``torch.Generator``) and then moved, so one seed corrupts the same components on
+every device.
+
+Counts of changed components use ``num_changed(fraction, d) = floor(fraction * d + 1/2)`` (round half
+up, not Python's round-half-to-even), so e.g. p = 0.5 of d = 3 changes 2 components.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from hopfield_cli.errors import UsageError
+
+KINDS = ("flip", "flip_bernoulli", "noise", "mask", "mask_lower_half", "none")
+
+
+def num_changed(fraction: float, dim: int) -> int:
+    """Number of components a fraction of ``dim`` stands for: round half up of fraction * dim."""
+    return int(math.floor(fraction * dim + 0.5))
+
+
+def _unit_interval(value: Any, field: str) -> float:
+    number = _finite(value, field)
+    if not 0.0 <= number <= 1.0:
+        raise UsageError(field, f"must be in [0, 1], got {value!r}")
+    return number
+
+
+def _finite(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise UsageError(field, f"must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(field, f"must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise UsageError(field, f"must be finite, got {value!r}")
+    return number
+
+
+def _random_subset_mask(shape: tuple[int, int], k: int, generator: torch.Generator) -> torch.Tensor:
+    """(B, d) bool mask with exactly k True per row, the k positions uniform among all subsets."""
+    b, d = shape
+    mask = torch.zeros(b, d, dtype=torch.bool)
+    if k > 0:
+        # The first k of a uniformly random permutation of each row.
+        order = torch.rand(b, d, generator=generator, device="cpu").argsort(dim=1)
+        mask.scatter_(1, order[:, :k], True)
+    return mask
+
+
+def _check_queries(patterns: torch.Tensor) -> None:
+    if patterns.dim() != 2:
+        raise ValueError(f"patterns must be 2-D (B, d), got shape {tuple(patterns.shape)}")
+
+
+def flip_exact(patterns: torch.Tensor, generator: torch.Generator, p: float) -> torch.Tensor:
+    """Change the sign of exactly num_changed(p, d) components per query, chosen uniformly at random.
+
+    For +-1 patterns this is a uniform point on the Hamming sphere of radius round(p d) around the
+    pattern; for real-valued patterns the chosen components are negated.
+    """
+    _check_queries(patterns)
+    p = _unit_interval(p, "corruption.p")
+    mask = _random_subset_mask(tuple(patterns.shape), num_changed(p, patterns.shape[1]), generator)
+    return torch.where(mask.to(patterns.device), -patterns, patterns)
+
+
+def flip_bernoulli(patterns: torch.Tensor, generator: torch.Generator, p: float) -> torch.Tensor:
+    """Change the sign of each component independently with probability p."""
+    _check_queries(patterns)
+    p = _unit_interval(p, "corruption.p")
+    mask = torch.rand(tuple(patterns.shape), generator=generator, device="cpu") < p
+    return torch.where(mask.to(patterns.device), -patterns, patterns)
+
+
+def gaussian_noise(patterns: torch.Tensor, generator: torch.Generator, sigma: float) -> torch.Tensor:
+    """Add i.i.d. N(0, sigma^2) noise to every component."""
+    _check_queries(patterns)
+    sigma = _finite(sigma, "corruption.sigma")
+    if sigma < 0:
+        raise UsageError("corruption.sigma", f"must be >= 0, got {sigma!r}")
+    noise = torch.randn(tuple(patterns.shape), generator=generator, device="cpu", dtype=torch.float32)
+    return patterns + sigma * noise.to(device=patterns.device, dtype=patterns.dtype)
+
+
+def mask_random(
+    patterns: torch.Tensor, generator: torch.Generator, fraction: float, fill: float = 0.0
+) -> torch.Tensor:
+    """Set exactly num_changed(fraction, d) components per query, chosen uniformly at random, to ``fill``."""
+    _check_queries(patterns)
+    fraction = _unit_interval(fraction, "corruption.fraction")
+    fill = _finite(fill, "corruption.fill")
+    mask = _random_subset_mask(tuple(patterns.shape), num_changed(fraction, patterns.shape[1]), generator)
+    return patterns.masked_fill(mask.to(patterns.device), fill)
+
+
+def mask_lower_half(
+    patterns: torch.Tensor,
+    generator: torch.Generator | None = None,
+    side: int | None = None,
+    fill: float = 0.0,
+) -> torch.Tensor:
+    """Set the lower half of each query to ``fill`` (the paper's blog queries). Deterministic.
+
+    With ``side`` (images, d == side * side, row-major) image rows side // 2 .. side - 1 are masked;
+    without it, components d // 2 .. d - 1. ``generator`` is accepted for a uniform signature only.
+    """
+    _check_queries(patterns)
+    fill = _finite(fill, "corruption.fill")
+    d = patterns.shape[1]
+    if side is None:
+        start = d // 2
+    else:
+        if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+            raise UsageError("corruption.side", f"must be a positive integer, got {side!r}")
+        if side * side != d:
+            raise UsageError(
+                "corruption.side", f"is {side} but the patterns have d = {d}, not side * side = {side * side}"
+            )
+        start = (side // 2) * side
+    out = patterns.clone()
+    out[:, start:] = fill
+    return out
+
+
+def corrupt(patterns: torch.Tensor, cfg: Mapping, generator: torch.Generator) -> torch.Tensor:
+    """Apply the corruption that ``cfg`` (the ``corruption`` config group) describes.
+
+    ``cfg["kind"]``: ``flip`` (p), ``flip_bernoulli`` (p), ``noise`` (sigma), ``mask`` (fraction, fill),
+    ``mask_lower_half`` (side, fill), ``none`` (an unchanged copy). Other keys are ignored.
+    """
+    kind = cfg.get("kind")
+    fill = 0.0 if cfg.get("fill") is None else cfg["fill"]
+
+    def need(key: str) -> Any:
+        if cfg.get(key) is None:
+            raise UsageError(f"corruption.{key}", f"is required for kind={kind}")
+        return cfg[key]
+
+    if kind == "flip":
+        return flip_exact(patterns, generator, p=need("p"))
+    if kind == "flip_bernoulli":
+        return flip_bernoulli(patterns, generator, p=need("p"))
+    if kind == "noise":
+        return gaussian_noise(patterns, generator, sigma=need("sigma"))
+    if kind == "mask":
+        return mask_random(patterns, generator, fraction=need("fraction"), fill=fill)
+    if kind == "mask_lower_half":
+        return mask_lower_half(patterns, generator, side=cfg.get("side"), fill=fill)
+    if kind == "none":
+        return patterns.clone()
+    raise UsageError("corruption.kind", f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")

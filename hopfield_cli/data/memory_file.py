@@ -1,0 +1,152 @@
+"""Memory files: the stored patterns of one memory in ONE safetensors file (never a pickle).
+
+Layout: the (N, d) float32 tensor under the key ``patterns``; everything else is safetensors string
+metadata. String values are stored as they are; any other value is JSON-encoded and its key listed in
+the JSON list ``json_keys``, so ``load_memory`` gives back exactly the types that were saved.
+
+Metadata written by ``save_memory`` (computed keys always describe the tensor being written and
+replace any value the caller passes for them):
+    format ("hopfield-memory"), format_version, num_patterns, dim, value_min, value_max,
+    checksum (sha256 of the tensor's bytes, row-major little-endian float32), versions
+    (hopfield_cli, torch, safetensors, numpy, python), created (UTC, ISO 8601), json_keys,
+and from the caller (None when not given): source, seed, normalisation; plus any other keys the
+caller passes (image side, file names, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
+
+from hopfield_cli.data.loaders import require_file
+from hopfield_cli.errors import UsageError
+
+FORMAT = "hopfield-memory"
+FORMAT_VERSION = 1
+TENSOR_KEY = "patterns"
+CALLER_KEYS = ("source", "seed", "normalisation")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a memory file's contents."""
+    from hopfield_cli import __version__
+
+    return {
+        "hopfield_cli": __version__,
+        "torch": torch.__version__,
+        "safetensors": getattr(safetensors, "__version__", "unknown"),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def checksum(patterns: torch.Tensor) -> str:
+    """sha256 hex digest of the patterns as row-major little-endian float32 bytes."""
+    array = patterns.detach().to("cpu", torch.float32).contiguous().numpy()
+    return hashlib.sha256(np.ascontiguousarray(array, dtype="<f4").tobytes()).hexdigest()
+
+
+def save_memory(
+    path: str | os.PathLike, patterns: torch.Tensor, metadata: dict, field: str = "memory"
+) -> Path:
+    """Write ``patterns`` (N, d) and ``metadata`` to ``path`` atomically; return the path written.
+
+    The file is written under a temporary name in the same folder and renamed into place, so a killed
+    run never leaves half a memory file. Missing parent folders are created.
+    """
+    if not isinstance(patterns, torch.Tensor) or patterns.dim() != 2 or 0 in patterns.shape:
+        raise ValueError(
+            f"patterns must be a non-empty 2-D tensor, got {getattr(patterns, 'shape', type(patterns))}"
+        )
+    tensor = patterns.detach().to("cpu", torch.float32).contiguous()
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError("patterns hold NaN or inf; refusing to store them")
+
+    meta: dict[str, Any] = {key: None for key in CALLER_KEYS}
+    meta.update(metadata)
+    meta.update(
+        format=FORMAT,
+        format_version=FORMAT_VERSION,
+        num_patterns=int(tensor.shape[0]),
+        dim=int(tensor.shape[1]),
+        value_min=float(tensor.min()),
+        value_max=float(tensor.max()),
+        checksum=checksum(tensor),
+        versions=package_versions(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    meta.pop("json_keys", None)
+    encoded = {
+        str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+        for k, v in meta.items()
+    }
+    encoded["json_keys"] = json.dumps(sorted(str(k) for k, v in meta.items() if not isinstance(v, str)))
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UsageError(field, f"{target} is a directory; expected a file name for the memory")
+    # A unique name in the same folder (so os.replace is an atomic rename), created with the usual umask.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Serialise to bytes and write them ourselves: the file gets the usual umask permissions
+        # (safetensors' save_file creates 0600 files) and can be fsync'ed before the rename.
+        with open(tmp, "xb") as fh:
+            fh.write(save({TENSOR_KEY: tensor}, metadata=encoded))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except (PermissionError, SafetensorError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, PermissionError) or "ermission denied" in str(exc):
+            raise UsageError(field, f"cannot write {target}: permission denied") from None
+        raise UsageError(field, f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.Tensor, dict]:
+    """Read a memory file written by ``save_memory``; verify its checksum; return (patterns, metadata)."""
+    p = require_file(path, field)
+    try:
+        with safe_open(str(p), framework="pt", device="cpu") as fh:
+            raw = fh.metadata() or {}
+            keys = list(fh.keys())
+            tensor = fh.get_tensor(TENSOR_KEY) if TENSOR_KEY in keys else None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise UsageError(field, f"{p.name} is not a valid safetensors file or is truncated ({exc})") from None
+    if raw.get("format") != FORMAT or tensor is None:
+        raise UsageError(
+            field, f"{p.name} is not a hopfield memory file (no '{FORMAT}' metadata or no 'patterns' tensor)"
+        )
+    try:
+        json_keys = set(json.loads(raw.get("json_keys", "[]")))
+        metadata = {k: json.loads(v) if k in json_keys else v for k, v in raw.items() if k != "json_keys"}
+    except (json.JSONDecodeError, TypeError):
+        raise UsageError(
+            field, f"{p.name} has malformed metadata; the file is corrupt or was edited"
+        ) from None
+    if tensor.dtype != torch.float32 or tensor.dim() != 2:
+        raise UsageError(
+            field,
+            f"{p.name}: 'patterns' is {tensor.dtype} of shape {tuple(tensor.shape)}; expected 2-D float32",
+        )
+    if metadata.get("checksum") != checksum(tensor):
+        raise UsageError(field, "checksum mismatch: file is corrupt or was edited")
+    if (metadata.get("num_patterns"), metadata.get("dim")) != tuple(tensor.shape):
+        raise UsageError(field, f"{p.name}: metadata shape does not match the tensor; the file was edited")
+    return tensor, metadata

@@ -1,0 +1,207 @@
+"""Pattern sources: random patterns of several kinds, or patterns read from a file or a folder of images.
+
+Every generator has the form ``fn(num_patterns, dim, generator, ...) -> Tensor (N, d) float32`` with the
+patterns as ROWS. Randomness comes only from ``generator``, a CPU ``torch.Generator`` seeded by the
+caller; the tensors are made on the CPU so one seed gives the same patterns on every device (move them
+afterwards).
+
+Sources:
+- ``binary``: entries +-1, each sign independent with probability 1/2 (the classical Hopfield setting).
+- ``gaussian``: entries i.i.d. N(0, 1).
+- ``sphere``: uniform on the sphere of radius M = K sqrt(d-1) (Theorem 3 of Ramsauer et al., 2021): a
+  Gaussian vector scaled to that norm. ``radius_k`` is K.
+- ``correlated``: patterns with mean overlap E[x_i . x_j] / d = rho for i != j, rho in [0, 1) (config
+  key ``correlation``; ``rho`` is accepted too):
+  * kind ``binary``: draw one random sign prototype s; each pattern copies each component of s with
+    probability q = sqrt(rho), else takes a fresh random sign. Two patterns agree in expectation only
+    where both copied (probability q^2), so E[x_ik x_jk] = q^2 = rho.
+  * kind ``gaussian``: x_i = sqrt(rho) z_0 + sqrt(1 - rho) z_i with z's i.i.d. N(0, I): unit-variance
+    entries with covariance rho between patterns.
+- ``file``: a matrix from .npy/.csv/.safetensors/.pt (see ``loaders.load_matrix``).
+- ``images``: a folder of PNG/JPEG images, gray scale in [-1, 1] (see ``loaders.load_images``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from hopfield_cli.data.loaders import load_images, load_matrix
+from hopfield_cli.errors import UsageError
+
+SOURCES = ("binary", "gaussian", "sphere", "correlated", "file", "images")
+NORMALISATIONS = ("none", "unit", "center", "standard")
+CORRELATED_KINDS = ("binary", "gaussian")
+
+
+def _check_size(num_patterns: Any, dim: Any) -> None:
+    for name, value in (("num_patterns", num_patterns), ("dim", dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(name, f"must be a positive integer, got {value!r}")
+
+
+def _random_signs(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    return torch.randint(0, 2, shape, generator=generator, device="cpu").to(torch.float32) * 2 - 1
+
+
+def binary(num_patterns: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """Uniform random +-1 patterns, shape (N, d)."""
+    _check_size(num_patterns, dim)
+    return _random_signs((num_patterns, dim), generator)
+
+
+def gaussian(num_patterns: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """Patterns with i.i.d. N(0, 1) entries, shape (N, d)."""
+    _check_size(num_patterns, dim)
+    return torch.randn(num_patterns, dim, generator=generator, device="cpu", dtype=torch.float32)
+
+
+def sphere(num_patterns: int, dim: int, generator: torch.Generator, radius_k: float = 1.0) -> torch.Tensor:
+    """Patterns uniform on the sphere of radius K sqrt(d-1), Theorem 3's setting; shape (N, d)."""
+    _check_size(num_patterns, dim)
+    if dim < 2:
+        raise UsageError("dim", "the sphere source needs dim >= 2 (its radius K sqrt(d-1) is 0 for d = 1)")
+    k = _finite_float(radius_k, "patterns.radius_k")
+    if k <= 0:
+        raise UsageError("patterns.radius_k", f"must be > 0, got {radius_k!r}")
+    # Computed in float64 so every norm is K sqrt(d-1) to float32 rounding.
+    z = torch.randn(num_patterns, dim, generator=generator, device="cpu", dtype=torch.float64)
+    norms = z.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    return (z * (k * math.sqrt(dim - 1) / norms)).to(torch.float32)
+
+
+def correlated(
+    num_patterns: int, dim: int, generator: torch.Generator, rho: float = 0.5, kind: str = "binary"
+) -> torch.Tensor:
+    """Patterns with mean pairwise overlap E[x_i . x_j] / d = rho (see the module docstring); shape (N, d)."""
+    _check_size(num_patterns, dim)
+    r = _finite_float(rho, "patterns.correlation")
+    if not 0.0 <= r < 1.0:
+        raise UsageError("patterns.correlation", f"must be in [0, 1), got {rho!r}")
+    if kind == "binary":
+        prototype = _random_signs((1, dim), generator)
+        copies = torch.rand(num_patterns, dim, generator=generator, device="cpu") < math.sqrt(r)
+        fresh = _random_signs((num_patterns, dim), generator)
+        return torch.where(copies, prototype, fresh)
+    if kind == "gaussian":
+        z0 = torch.randn(1, dim, generator=generator, device="cpu")
+        z = torch.randn(num_patterns, dim, generator=generator, device="cpu")
+        return math.sqrt(r) * z0 + math.sqrt(1.0 - r) * z
+    raise UsageError("patterns.kind", f"unknown kind {kind!r}; use one of {', '.join(CORRELATED_KINDS)}")
+
+
+def make_patterns(
+    source_cfg: Mapping,
+    num_patterns: int | None,
+    dim: int | None,
+    generator: torch.Generator,
+    *,
+    info: dict | None = None,
+) -> torch.Tensor:
+    """Build the stored patterns (N, d) float32 that ``source_cfg["source"]`` describes.
+
+    ``source_cfg`` is the ``patterns`` config group: ``source`` plus that source's keys (``radius_k``;
+    ``correlation`` (alias ``rho``), ``kind``; ``path``; ``path``, ``side``). For ``file`` and ``images`` the patterns come from
+    disk: ``num_patterns`` None means all of them, a smaller number takes the first rows (in file or
+    file-name order); ``dim`` None means the file's width, otherwise it must match.
+
+    If ``info`` is a dict it is updated with provenance for the memory file's metadata (``source`` and
+    its parameters; for images ``image_side`` and ``file_names``).
+    """
+    source = source_cfg.get("source")
+    if source not in SOURCES:
+        raise UsageError("patterns.source", f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
+    details: dict[str, Any] = {"source": source}
+
+    if source in ("file", "images"):
+        path = source_cfg.get("path")
+        if path in (None, ""):
+            raise UsageError("patterns.path", f"is required for source={source}")
+        details["path"] = str(path)
+        if source == "file":
+            patterns = load_matrix(path, field="patterns.path")
+        else:
+            side = source_cfg.get("side", 64)
+            patterns, names = load_images(path, side=side, field="patterns.path")
+            details.update(image_side=side, file_names=names)
+        patterns = _select(patterns, num_patterns, dim, source)
+        if source == "images":
+            details["file_names"] = details["file_names"][: patterns.shape[0]]
+    else:
+        if num_patterns is None or dim is None:
+            raise UsageError(
+                "num_patterns" if num_patterns is None else "dim", f"is required for source={source}"
+            )
+        if source == "binary":
+            patterns = binary(num_patterns, dim, generator)
+        elif source == "gaussian":
+            patterns = gaussian(num_patterns, dim, generator)
+        elif source == "sphere":
+            radius_k = source_cfg.get("radius_k", 1.0)
+            patterns = sphere(num_patterns, dim, generator, radius_k=radius_k)
+            details["radius_k"] = radius_k
+        else:
+            rho = source_cfg.get("correlation", source_cfg.get("rho", 0.5))
+            kind = source_cfg.get("kind", "binary")
+            patterns = correlated(num_patterns, dim, generator, rho=rho, kind=kind)
+            details.update(correlation=rho, kind=kind)
+    if info is not None:
+        info.update(details)
+    return patterns
+
+
+def _select(patterns: torch.Tensor, num_patterns: int | None, dim: int | None, source: str) -> torch.Tensor:
+    n, d = patterns.shape
+    if dim is not None and dim != d:
+        hint = " (images give d = side * side)" if source == "images" else ""
+        raise UsageError(
+            "dim", f"is {dim} but the {source} patterns have d = {d}{hint}; set dim={d} or leave it unset"
+        )
+    if num_patterns is not None:
+        if isinstance(num_patterns, bool) or not isinstance(num_patterns, int) or num_patterns < 1:
+            raise UsageError("num_patterns", f"must be a positive integer, got {num_patterns!r}")
+        if num_patterns > n:
+            raise UsageError(
+                "num_patterns", f"is {num_patterns} but the {source} source holds only {n} patterns"
+            )
+        patterns = patterns[:num_patterns]
+    return patterns
+
+
+def normalise(patterns: torch.Tensor, mode: str, field: str = "patterns.normalise") -> torch.Tensor:
+    """Normalise the patterns (rows): ``none``; ``unit`` (each row to norm 1); ``center`` (subtract the
+    mean pattern m_x); ``standard`` (center, then unit). Returns a new tensor."""
+    if mode not in NORMALISATIONS:
+        raise UsageError(field, f"unknown normalisation {mode!r}; use one of {', '.join(NORMALISATIONS)}")
+    out = patterns.clone()
+    if mode in ("center", "standard"):
+        out = out - out.mean(dim=0, keepdim=True)
+    if mode in ("unit", "standard"):
+        norms = out.norm(dim=1, keepdim=True)  # (N, 1)
+        zero = (norms.squeeze(1) == 0).nonzero()
+        if len(zero):
+            why = " after centering (it equals the mean pattern)" if mode == "standard" else ""
+            raise UsageError(field, f"pattern {int(zero[0])} has norm 0{why}; it cannot be scaled to norm 1")
+        out = out / norms
+    return out
+
+
+def binarise(patterns: torch.Tensor) -> torch.Tensor:
+    """Signs of the entries as +-1 in the same dtype; 0 maps to +1."""
+    one = torch.ones((), dtype=patterns.dtype, device=patterns.device)
+    return torch.where(patterns >= 0, one, -one)
+
+
+def _finite_float(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise UsageError(field, f"must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(field, f"must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise UsageError(field, f"must be finite, got {value!r}")
+    return number

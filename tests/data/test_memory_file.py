@@ -1,0 +1,163 @@
+"""Memory files: safetensors round trip, metadata, checksum, atomic writes and load errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from datetime import datetime
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from hopfield_cli import __version__
+from hopfield_cli.data import memory_file
+from hopfield_cli.data.memory_file import load_memory, package_versions, save_memory
+from hopfield_cli.errors import UsageError
+
+COMPUTED = {
+    "format",
+    "format_version",
+    "num_patterns",
+    "dim",
+    "value_min",
+    "value_max",
+    "checksum",
+    "versions",
+    "created",
+}
+
+
+@pytest.fixture
+def patterns(gen) -> torch.Tensor:
+    return torch.randn(7, 5, generator=gen(3))
+
+
+def load_error(path, field: str = "memory") -> UsageError:
+    with pytest.raises(UsageError) as info:
+        load_memory(path, field=field)
+    assert info.value.field == field
+    return info.value
+
+
+def test_round_trip_keeps_tensor_and_metadata_types(tmp_path, patterns):
+    extra = {
+        "source": "images",
+        "seed": 11,
+        "normalisation": "none",
+        "image_side": 64,
+        "file_names": ["a.png", "b.png"],
+        "looks_numeric": "123",
+        "beta": None,
+    }
+    path = save_memory(tmp_path / "mem.safetensors", patterns, extra)
+    assert path == tmp_path / "mem.safetensors"
+    loaded, meta = load_memory(path)
+    assert torch.equal(loaded, patterns) and loaded.dtype == torch.float32
+    for key, value in extra.items():
+        assert meta[key] == value and type(meta[key]) is type(value)
+    assert COMPUTED <= meta.keys()
+    assert meta["num_patterns"] == 7 and meta["dim"] == 5
+    assert meta["value_min"] == patterns.min().item() and meta["value_max"] == patterns.max().item()
+    assert meta["versions"] == package_versions()
+    assert datetime.fromisoformat(meta["created"]).utcoffset().total_seconds() == 0
+
+
+def test_checksum_is_sha256_of_row_major_float32(tmp_path, patterns):
+    _, meta = load_memory(save_memory(tmp_path / "m.safetensors", patterns.double(), {}))
+    reference = hashlib.sha256(patterns.numpy().astype("<f4").tobytes(order="C")).hexdigest()
+    assert meta["checksum"] == reference
+
+
+def test_file_is_plain_safetensors_with_string_metadata(tmp_path, patterns):
+    path = save_memory(tmp_path / "m.safetensors", patterns, {"seed": 1, "source": "gaussian"})
+    with safe_open(str(path), framework="pt") as fh:
+        assert list(fh.keys()) == ["patterns"]
+        raw = fh.metadata()
+    assert all(isinstance(v, str) for v in raw.values())
+    assert raw["source"] == "gaussian" and raw["seed"] == "1"
+    assert "seed" in json.loads(raw["json_keys"]) and "source" not in json.loads(raw["json_keys"])
+
+
+def test_caller_keys_default_to_none_and_computed_keys_win(tmp_path, patterns):
+    _, meta = load_memory(save_memory(tmp_path / "m.safetensors", patterns, {"num_patterns": 999}))
+    assert meta["source"] is None and meta["seed"] is None and meta["normalisation"] is None
+    assert meta["num_patterns"] == 7
+
+
+def test_package_versions():
+    versions = package_versions()
+    assert set(versions) == {"hopfield_cli", "torch", "safetensors", "numpy", "python"}
+    assert versions["hopfield_cli"] == __version__ and versions["numpy"] == np.__version__
+
+
+def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path, patterns, monkeypatch):
+    path = tmp_path / "sub" / "dir" / "m.safetensors"  # parents are created
+    save_memory(path, patterns, {"seed": 1})
+    save_memory(path, patterns * 2, {"seed": 2})
+    assert load_memory(path)[1]["seed"] == 2
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m.safetensors"]
+
+    def failing_save(*args, **kwargs):
+        raise KeyboardInterrupt  # killed half way
+
+    monkeypatch.setattr(memory_file, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_memory(path, patterns * 3, {"seed": 3})
+    assert load_memory(path)[1]["seed"] == 2  # the old file is intact
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m.safetensors"]
+
+
+def test_save_errors(tmp_path, patterns):
+    with pytest.raises(UsageError) as info:
+        save_memory(tmp_path, patterns, {}, field="store.output")
+    assert info.value.field == "store.output" and "is a directory" in info.value.message
+    with pytest.raises(ValueError):
+        save_memory(tmp_path / "m.safetensors", torch.ones(3), {})
+    with pytest.raises(ValueError):
+        save_memory(tmp_path / "m.safetensors", torch.tensor([[float("nan")]]), {})
+
+
+def test_edited_tensor_fails_the_checksum(tmp_path, patterns):
+    path = save_memory(tmp_path / "m.safetensors", patterns, {})
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0x01  # one bit of the last float
+    path.write_bytes(bytes(blob))
+    assert load_error(path).message == "checksum mismatch: file is corrupt or was edited"
+
+
+def test_edited_metadata_is_detected(tmp_path, patterns):
+    path = save_memory(tmp_path / "m.safetensors", patterns, {})
+    tensor, meta = load_memory(path)
+    with safe_open(str(path), framework="pt") as fh:
+        raw = fh.metadata()
+    raw["checksum"] = "0" * 64
+    save_file({"patterns": tensor}, path, metadata=raw)
+    assert "checksum mismatch" in load_error(path).message
+    raw["checksum"] = meta["checksum"]
+    raw["json_keys"] = "not json"
+    save_file({"patterns": tensor}, path, metadata=raw)
+    assert "malformed metadata" in load_error(path).message
+
+
+def test_load_errors(tmp_path, patterns):
+    assert "no such file" in load_error(tmp_path / "missing.safetensors").message
+    assert "is a directory" in load_error(tmp_path).message
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    assert "is empty" in load_error(tmp_path / "empty.safetensors").message
+
+    path = save_memory(tmp_path / "m.safetensors", patterns, {})
+    blob = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(blob[:-10])
+    assert "truncated" in load_error(tmp_path / "cut.safetensors", field="retrieve.memory").message
+    header_len = struct.unpack("<Q", blob[:8])[0]
+    (tmp_path / "cut_header.safetensors").write_bytes(blob[: 8 + header_len // 2])
+    assert "truncated" in load_error(tmp_path / "cut_header.safetensors").message
+
+    save_file({"patterns": patterns}, tmp_path / "plain.safetensors")
+    assert "not a hopfield memory file" in load_error(tmp_path / "plain.safetensors").message
+    torch.save(patterns, tmp_path / "pickle.safetensors")
+    assert "not a valid safetensors" in load_error(tmp_path / "pickle.safetensors").message

@@ -109,6 +109,8 @@ def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 
 def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         if value == 0 or 1e-3 <= abs(value) < 1e6:
             return f"{value:.4g}"

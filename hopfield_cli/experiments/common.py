@@ -40,20 +40,21 @@ def device_and_dtype(cfg: Any) -> tuple[torch.device, torch.dtype]:
 
 
 def build_patterns(cfg: Any, generator: torch.Generator) -> PatternSet:
-    """Make or load the stored patterns described by ``cfg.patterns`` (+ num_patterns, dim, normalise)."""
-    from hopfield_cli.data import loaders, patterns as sources
+    """Make or load the stored patterns described by ``cfg.patterns`` (+ num_patterns, dim, normalise).
 
-    source = cfg.patterns.source
-    metadata: dict[str, Any] = {"source": source}
-    if source == "images":
-        data, names = loaders.load_images(cfg.patterns.path, side=cfg.patterns.side, field="patterns.path")
-        metadata.update(image_side=int(cfg.patterns.side), image_files=list(names), path=str(cfg.patterns.path))
-    elif source == "file":
-        data = loaders.load_matrix(cfg.patterns.path, field="patterns.path")
-        metadata["path"] = str(cfg.patterns.path)
-    else:
-        data = sources.make_patterns(dict(cfg.patterns), cfg.num_patterns, cfg.dim, generator)
-        metadata.update({k: v for k, v in dict(cfg.patterns).items() if k not in ("path", "side")})
+    For ``file``/``images`` sources N and d come from the data: ``num_patterns``/``dim`` do not apply.
+    """
+    from hopfield_cli.data import patterns as sources
+
+    from_disk = cfg.patterns.source in ("file", "images")
+    metadata: dict[str, Any] = {}
+    data = sources.make_patterns(
+        dict(cfg.patterns),
+        None if from_disk else cfg.num_patterns,
+        None if from_disk else cfg.dim,
+        generator,
+        info=metadata,
+    )
     normalise = getattr(cfg, "normalise", "none")
     if normalise != "none":
         data = sources.normalise(data, normalise)
@@ -92,3 +93,30 @@ def success_mask(
     if criterion == "mse":
         return (states - targets).pow(2).mean(dim=1) <= tol
     raise UsageError("success", f"must be one of {', '.join(SUCCESS_DEFAULT_TOL)}; got {criterion!r}")
+
+
+# Families whose update has an inverse temperature; classical and dense do not use beta.
+BETA_MODELS = frozenset({"modern", "exponential", "sparse"})
+
+
+def make_model(name: str, beta: float | None, model_cfg: Any, seed: int, memory_budget: int | None) -> Any:
+    """A core model of family ``name`` with inverse temperature ``beta`` (ignored where the family has none).
+
+    ``model_cfg`` is the ``model`` config group (update_rule, n, rectified, alpha); ``seed`` fixes the
+    asynchronous update order of the binary families. Shared by ``retrieve`` (one model) and
+    ``capacity-sweep`` (several models and betas side by side).
+    """
+    from hopfield_cli.core.models import build_model
+
+    params: dict[str, Any] = {}
+    if name == "modern":
+        params = {"beta": float(beta), "memory_budget": memory_budget}
+    elif name == "classical":
+        params = {"update": model_cfg.update_rule, "seed": int(seed)}
+    elif name == "dense":
+        params = {"n": int(model_cfg.n), "rectified": bool(model_cfg.rectified), "seed": int(seed)}
+    elif name == "exponential":
+        params = {"beta": float(beta), "seed": int(seed)}
+    elif name == "sparse":
+        params = {"beta": float(beta), "alpha": float(model_cfg.alpha)}
+    return build_model(name, **params)

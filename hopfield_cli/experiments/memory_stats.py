@@ -1,0 +1,57 @@
+"""Summary statistics of a memory: norms, separation Delta_i and how many patterns are well separated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from hopfield_cli.core import theory
+
+# Above this many patterns the O(N^2 d) separation is estimated on a random sample of rows (each row's
+# Delta_i is still exact: it is compared with ALL patterns), which makes Delta_min an upper bound.
+EXACT_SEPARATION_MAX_N = 20_000
+SAMPLE_ROWS = 4_096
+
+
+def sampled_separation(patterns: torch.Tensor, rows: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """Delta_i for the patterns indexed by ``rows``, each against all N patterns (Section 2)."""
+    out = torch.empty(rows.numel(), dtype=torch.float64)
+    x = patterns.double()
+    for start in range(0, rows.numel(), chunk):
+        idx = rows[start : start + chunk]
+        gram = x[idx] @ x.T  # (r, N)
+        self_dot = gram[torch.arange(idx.numel()), idx].clone()
+        gram[torch.arange(idx.numel()), idx] = -torch.inf
+        out[start : start + idx.numel()] = self_dot - gram.amax(dim=1)
+    return out
+
+
+def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed: int = 0) -> dict[str, Any]:
+    """N, d, M = max ||x_i||, Delta_min, the well-separated count at ``beta`` and the global condition."""
+    n, d = patterns.shape
+    x = patterns.to(device)
+    norm_max = float(torch.linalg.vector_norm(x.double(), dim=1).max())
+    if n <= EXACT_SEPARATION_MAX_N:
+        delta = theory.separation(x).double().cpu()
+        sampled = False
+    else:
+        rows = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:SAMPLE_ROWS]
+        delta = sampled_separation(patterns, rows)
+        sampled = True
+    threshold = theory.well_separated_threshold(n, beta, norm_max)
+    m_max = theory.mean_spread(patterns)
+    return {
+        "num_patterns": n,
+        "dim": d,
+        "M": norm_max,
+        "m_max": m_max,
+        "delta_min": float(delta.min()) if n > 1 else float("inf"),
+        "delta_median": float(delta.median()) if n > 1 else float("inf"),
+        "well_separated_threshold": threshold,
+        "well_separated": int((delta >= threshold).sum()),
+        "separation_rows": int(delta.numel()),
+        "separation_sampled": sampled,
+        "beta": beta,
+        "global_fixed_point": bool(beta * m_max**2 < 1.0),
+    }

@@ -11,7 +11,13 @@ import torch
 
 from hopfield_cli.config import parse_bytes
 from hopfield_cli.errors import UsageError
-from hopfield_cli.experiments.common import PatternSet, build_patterns, device_and_dtype, success_mask
+from hopfield_cli.experiments.common import (
+    PatternSet,
+    build_patterns,
+    device_and_dtype,
+    make_model,
+    success_mask,
+)
 from hopfield_cli.output import console, key_value_table, write_json, write_run_info, write_table
 
 RESULT_COLUMNS = [
@@ -74,21 +80,8 @@ def make_queries(
 
 
 def build_model(cfg: Any, memory_budget: int | None) -> Any:
-    from hopfield_cli.core.models import build_model as build
-
-    m = cfg.model
-    params: dict[str, Any] = {}
-    if m.name == "modern":
-        params = {"beta": float(cfg.beta), "memory_budget": memory_budget}
-    elif m.name == "classical":
-        params = {"update": m.update_rule, "seed": int(cfg.seed)}
-    elif m.name == "dense":
-        params = {"n": int(m.n), "rectified": bool(m.rectified), "seed": int(cfg.seed)}
-    elif m.name == "exponential":
-        params = {"beta": float(cfg.beta), "seed": int(cfg.seed)}
-    elif m.name == "sparse":
-        params = {"beta": float(cfg.beta), "alpha": float(m.alpha)}
-    return build(m.name, **params)
+    """The core model that ``cfg.model`` and ``cfg.beta`` describe."""
+    return make_model(cfg.model.name, float(cfg.beta), cfg.model, int(cfg.seed), memory_budget)
 
 
 def run(cfg: Any, run_dir: Path) -> pd.DataFrame:

@@ -1,0 +1,154 @@
+"""The modern continuous Hopfield network of Ramsauer et al. (2021): energy Eq. 2, update Eq. 3.
+
+All heavy lifting is one softmax pass over the patterns (``streaming.softmax_pass``), which never holds more
+than ``memory_budget`` bytes of scores. The pass that updates xi_t also yields lse(beta, X^T xi_t), so the energy
+of every visited state comes free; only the final state needs one more pass (which also gives max_i p_i and k90).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from hopfield_cli.core import streaming
+from hopfield_cli.core.base import RetrievalResult
+
+
+def _check(patterns: torch.Tensor, states: torch.Tensor) -> None:
+    if patterns.dim() != 2 or states.dim() != 2:
+        raise ValueError(f"patterns (N, d) and states (B, d) must be 2-D, got {tuple(patterns.shape)}, {tuple(states.shape)}")
+    if patterns.shape[1] != states.shape[1]:
+        raise ValueError(f"pattern dim {patterns.shape[1]} != state dim {states.shape[1]}")
+    if patterns.shape[0] < 1:
+        raise ValueError("at least one stored pattern is needed")
+
+
+@dataclass
+class ModernHopfield:
+    """Modern Hopfield network with inverse temperature ``beta``.
+
+    ``memory_budget``: bytes allowed for temporary score blocks (None: ``streaming.default_memory_budget``).
+    ``query_chunk`` / ``pattern_chunk``: force chunk sizes (tests). ``k90_cap``: top-K kept per query when
+    patterns must be streamed (k90 is exact up to it; see ``streaming``).
+    """
+
+    beta: float
+    memory_budget: int | None = None
+    query_chunk: int | None = None
+    pattern_chunk: int | None = None
+    k90_cap: int = streaming.DEFAULT_K90_CAP
+
+    name = "modern"
+
+    def __post_init__(self) -> None:
+        if not (self.beta > 0 and self.beta < float("inf")):
+            raise ValueError(f"beta must be a positive finite number, got {self.beta}")
+
+    # -- planning -------------------------------------------------------------------------------------------
+    def _budget(self, device: torch.device) -> int:
+        return streaming.default_memory_budget(device) if self.memory_budget is None else int(self.memory_budget)
+
+    def _plan(self, patterns: torch.Tensor, n_queries: int, with_stats: bool) -> streaming.ChunkPlan:
+        return streaming.plan_chunks(
+            patterns.shape[0],
+            n_queries,
+            dtype=patterns.dtype,
+            memory_budget=self._budget(patterns.device),
+            with_stats=with_stats,
+            k90_cap=self.k90_cap,
+            query_chunk=self.query_chunk,
+            pattern_chunk=self.pattern_chunk,
+        )
+
+    def _pass(self, patterns, states, *, with_states, with_stats, norm_max=None) -> streaming.PassResult:
+        plan = self._plan(patterns, states.shape[0], with_stats)
+        return streaming.softmax_pass(
+            patterns,
+            states.to(patterns.dtype),
+            float(self.beta),
+            plan=plan,
+            with_states=with_states,
+            with_stats=with_stats,
+            k90_cap=self.k90_cap,
+            pattern_norm_max=norm_max,
+        )
+
+    @staticmethod
+    def _energy_from(lse_centered: torch.Tensor, states: torch.Tensor, norm_max: float) -> torch.Tensor:
+        """Eq. 2 with the log N term folded in: E = -(lse - beta^-1 log N) + 1/2 xi^T xi + 1/2 M^2."""
+        sq = torch.linalg.vector_norm(states, dim=1, dtype=lse_centered.dtype).square()
+        return -lse_centered + 0.5 * sq + 0.5 * norm_max**2
+
+    # -- public API -----------------------------------------------------------------------------------------
+    def energy(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """Energy E(xi) of each state, Eq. 2: -lse(beta, X^T xi) + 1/2 xi^T xi + beta^-1 log N + 1/2 M^2. (B,)
+
+        -lse + beta^-1 log N is computed as -beta^-1 log(mean_i exp(beta x_i^T xi)) with a max shift, or with
+        log1p/expm1 when all |beta x_i^T xi| <= 1/2, so it neither overflows at large beta nor cancels at tiny beta.
+        """
+        _check(patterns, states)
+        norm_max = streaming.max_norm(patterns)
+        res = self._pass(patterns, states, with_states=False, with_stats=False, norm_max=norm_max)
+        return self._energy_from(res.lse_centered, states, norm_max)
+
+    def update(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """One update, Eq. 3: xi_new = X softmax(beta X^T xi). (B, d), in the patterns' dtype."""
+        _check(patterns, states)
+        return self._pass(patterns, states, with_states=True, with_stats=False).states
+
+    def retrieve(
+        self,
+        patterns: torch.Tensor,  # (N, d)
+        queries: torch.Tensor,  # (B, d)
+        *,
+        update_steps_max: int,
+        eps: float,
+    ) -> RetrievalResult:
+        """Iterate Eq. 3 until ||xi_{t+1} - xi_t|| <= eps per query, or ``update_steps_max`` updates.
+
+        Converged queries leave the batch: each step computes only the still-active rows. Energies (Eq. 2) of
+        xi_t come from the pass that updates xi_t; one final pass gives the final energy, max_i p_i and k90.
+        """
+        _check(patterns, queries)
+        if update_steps_max < 0:
+            raise ValueError(f"update_steps_max must be >= 0, got {update_steps_max}")
+        n, d = patterns.shape
+        b = queries.shape[0]
+        dev = patterns.device
+        streaming.estimate_memory(
+            n, b, d, dtype=patterns.dtype, device=dev, memory_budget=self._budget(dev),
+            update_steps_max=update_steps_max, patterns_allocated=True, k90_cap=self.k90_cap,
+        )
+        acc = streaming.acc_dtype(patterns.dtype)
+        norm_max = streaming.max_norm(patterns)
+        states = queries.to(device=dev, dtype=patterns.dtype).clone()
+        energies = torch.empty(b, update_steps_max + 1, dtype=acc, device=dev)
+        steps = torch.zeros(b, dtype=torch.int64, device=dev)
+        converged = torch.zeros(b, dtype=torch.bool, device=dev)
+        active = torch.arange(b, device=dev)
+        for t in range(update_steps_max):
+            if active.numel() == 0:
+                break
+            current = states[active]  # (A, d)
+            res = self._pass(patterns, current, with_states=True, with_stats=False, norm_max=norm_max)
+            energies[active, t] = self._energy_from(res.lse_centered, current, norm_max)
+            moved = torch.linalg.vector_norm((res.states - current).to(acc), dim=1)
+            states[active] = res.states
+            steps[active] += 1
+            done = moved <= eps
+            converged[active[done]] = True
+            active = active[~done]
+        final = self._pass(patterns, states, with_states=False, with_stats=True, norm_max=norm_max)
+        e_final = self._energy_from(final.lse_centered, states, norm_max)
+        cols = torch.arange(update_steps_max + 1, device=dev)
+        energies = torch.where(cols[None, :] >= steps[:, None], e_final[:, None], energies)
+        return RetrievalResult(
+            states=states,
+            steps=steps,
+            energies=energies,
+            converged=converged,
+            max_weight=final.max_weight,
+            k90=final.k90,
+            k90_cap=final.k90_cap,
+        )

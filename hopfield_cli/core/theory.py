@@ -1,0 +1,163 @@
+"""Theory of Ramsauer et al. (2021) as library functions: separation, retrieval bounds, capacity (torch + math).
+
+Patterns are rows, shape (N, d). References: Section 2 and appendix A.1.5-A.1.6 (separation, Theorems 4-5),
+Theorem 3 (capacity), Lemma A3 (global fixed point); classical capacities from Amit et al. and McEliece et al.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+_BLOCK_ELEMS = 1 << 22  # Gram rows are formed in blocks of at most this many entries (16 MiB of float32)
+
+
+def separation(patterns: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """Delta_i = x_i^T x_i - max_{j != i} x_i^T x_j for every pattern (Section 2). (N,)
+
+    The Gram matrix is formed ``chunk`` rows at a time, so large N needs only O(chunk * N) memory. With one
+    pattern there is no j != i and Delta is +inf.
+    """
+    n = patterns.shape[0]
+    acc = torch.float64 if patterns.dtype == torch.float64 else torch.float32
+    x = patterns.to(acc)
+    chunk = chunk or max(1, _BLOCK_ELEMS // max(n, 1))
+    out = torch.empty(n, dtype=acc, device=patterns.device)
+    for start in range(0, n, chunk):
+        rows = x[start : start + chunk]  # (r, d)
+        gram = rows @ x.T  # (r, N)
+        idx = torch.arange(rows.shape[0], device=patterns.device)
+        self_dot = gram[idx, start + idx].clone()
+        gram[idx, start + idx] = -torch.inf
+        out[start : start + rows.shape[0]] = self_dot - gram.amax(dim=1)
+    return out
+
+
+def well_separated_threshold(n_patterns: int, beta: float, norm_max: float) -> float:
+    """The separation needed for retrieval: 2/(beta N) + (1/beta) log(2 (N-1) N beta M^2) (Section 2)."""
+    n = n_patterns
+    if n < 2:
+        return -math.inf
+    return 2.0 / (beta * n) + (math.log(2.0 * (n - 1) * n * beta) + 2.0 * math.log(norm_max)) / beta
+
+
+def well_separated(patterns: torch.Tensor, beta: float) -> torch.Tensor:
+    """Bool mask (N,): Delta_i >= 2/(beta N) + (1/beta) log(2 (N-1) N beta M^2), M = max_i ||x_i||.
+
+    A well-separated x_i has a fixed point x_i* in the sphere S_i = {xi : ||xi - x_i|| <= 1/(beta N M)} and the
+    update maps S_i into itself (Theorem 4's setting).
+    """
+    norm_max = float(torch.linalg.vector_norm(patterns.double(), dim=1).max())
+    return separation(patterns) >= well_separated_threshold(patterns.shape[0], beta, norm_max)
+
+
+def theorem5_bound(
+    delta: torch.Tensor | float,
+    distance: torch.Tensor | float,
+    *,
+    n_patterns: int,
+    beta: float,
+    norm_max: float,
+    fixed_point_distance: torch.Tensor | float = 0.0,
+) -> torch.Tensor:
+    """Theorem 5: ||f(xi) - x_i|| <= 2 (N-1) exp(-beta (Delta_i - 2 max{||xi - x_i||, ||x_i* - x_i||} M)) M.
+
+    ``distance`` = ||xi - x_i||; ``fixed_point_distance`` = ||x_i* - x_i|| (at most 1/(beta N M) for a
+    well-separated pattern; 0 is its lower limit). Evaluated in log space so it never overflows to nan.
+    """
+    delta = torch.as_tensor(delta, dtype=torch.float64)
+    dist = torch.maximum(torch.as_tensor(distance, dtype=torch.float64),
+                         torch.as_tensor(fixed_point_distance, dtype=torch.float64))
+    log_bound = math.log(2.0 * max(n_patterns - 1, 0) * norm_max) - beta * (delta - 2.0 * dist * norm_max)
+    return torch.exp(log_bound) if n_patterns > 1 else torch.zeros_like(log_bound)
+
+
+def mean_spread(patterns: torch.Tensor) -> float:
+    """m_max = max_i ||x_i - m_x||, m_x the mean pattern (Lemma A3)."""
+    x = patterns.double()
+    return float(torch.linalg.vector_norm(x - x.mean(dim=0), dim=1).max())
+
+
+def global_fixed_point(patterns: torch.Tensor, beta: float) -> bool:
+    """Lemma A3: beta * m_max^2 < 1 gives a single (global) fixed point near the mean, all p_i ~ 1/N."""
+    return beta * mean_spread(patterns) ** 2 < 1.0
+
+
+def lambert_w0(x: float) -> float:
+    """Principal branch W0 of the Lambert W function, x >= -1/e, by Halley iterations (plain math)."""
+    if math.isnan(x) or x < -1.0 / math.e - 1e-15:
+        raise ValueError(f"W0 is real only for x >= -1/e, got {x}")
+    if x == 0.0:
+        return 0.0
+    if math.isinf(x):
+        return math.inf
+    if x < -0.32:  # branch point: series in p = sqrt(2 (e x + 1))
+        p = math.sqrt(max(2.0 * (math.e * x + 1.0), 0.0))
+        w = -1.0 + p - p * p / 3.0 + 11.0 / 72.0 * p**3
+    elif x < 3.0:
+        w = math.log1p(x) * (1.0 - math.log1p(math.log1p(x)) / (2.0 + math.log1p(x))) if x > 0 else x
+    else:
+        lx = math.log(x)
+        w = lx - math.log(lx) + math.log(lx) / lx
+    for _ in range(64):
+        ew = math.exp(w)
+        f = w * ew - x
+        wp1 = w + 1.0
+        if wp1 == 0.0:
+            break
+        step = f / (ew * wp1 - (w + 2.0) * f / (2.0 * wp1))
+        w -= step
+        if abs(step) <= 1e-15 * (1.0 + abs(w)):
+            break
+    return w
+
+
+def lambert_w0_exp(y: float) -> float:
+    """W0(exp(y)) without forming exp(y): solves w + log w = y (Newton) when exp(y) would overflow."""
+    if y < 700.0:
+        return lambert_w0(math.exp(y))
+    w = y - math.log(y)
+    for _ in range(64):
+        step = (w + math.log(w) - y) / (1.0 + 1.0 / w)
+        w -= step
+        if abs(step) <= 1e-15 * w:
+            break
+    return w
+
+
+@dataclass(frozen=True)
+class CapacityBound:
+    """Theorem 3 for random patterns on the sphere of radius M = K sqrt(d - 1) with failure probability p."""
+
+    a: float
+    b: float
+    c: float
+    condition_holds: bool  # c >= (2 / sqrt(p))^(4 / (d - 1))
+    n_guaranteed: float  # sqrt(p) c^((d - 1) / 4), meaningful when condition_holds
+
+
+def capacity_bound(beta: float, k: float, dim: int, p: float) -> CapacityBound:
+    """Theorem 3: a = 2/(d-1) (1 + log(2 beta K^2 p (d-1))), b = 2 K^2 beta / 5, c = b / W0(exp(a + log b)).
+
+    If c >= (2/sqrt(p))^(4/(d-1)), then with probability 1-p at least sqrt(p) c^((d-1)/4) patterns are stored.
+    Worked values: beta=1, K=3, d=20, p=0.001 -> c = 3.1546, N >= 7.4; beta=1, K=1, d=75 -> c = 1.3719, N >= 11.0.
+    """
+    if dim < 2 or not (0.0 < p < 1.0) or beta <= 0 or k <= 0:
+        raise ValueError("capacity_bound needs dim >= 2, 0 < p < 1, beta > 0, K > 0")
+    a = 2.0 / (dim - 1) * (1.0 + math.log(2.0 * beta * k * k * p * (dim - 1)))
+    b = 2.0 * k * k * beta / 5.0
+    c = b / lambert_w0_exp(a + math.log(b))
+    holds = math.log(c) >= 4.0 / (dim - 1) * math.log(2.0 / math.sqrt(p))
+    n = math.exp(0.5 * math.log(p) + (dim - 1) / 4.0 * math.log(c))
+    return CapacityBound(a=a, b=b, c=c, condition_holds=holds, n_guaranteed=n)
+
+
+def classical_capacity(dim: int) -> dict[str, float]:
+    """Classical binary Hopfield capacities: 0.138 d (Amit et al.), d/(2 log d) and d/(4 log d) (McEliece et al.)."""
+    return {
+        "amit_0.138d": 0.138 * dim,
+        "mceliece_one_pattern": dim / (2.0 * math.log(dim)),
+        "mceliece_all_patterns": dim / (4.0 * math.log(dim)),
+    }

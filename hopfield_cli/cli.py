@@ -11,11 +11,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hopfield_cli import __version__
 from hopfield_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from hopfield_cli.collect import SweepReport
 
 HYDRA_CONTEXT = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
@@ -69,6 +73,28 @@ def run_hydra(command: str, args: list[str]) -> None:
         main_fn()
     finally:
         sys.argv = saved_argv
+    if "hopfield_cli.collect" in sys.modules:  # a multirun ended here; its MergeCallback left a report
+        from hopfield_cli.collect import pop_reports
+
+        for report in pop_reports():
+            exit_if_not_ok(report)
+
+
+def exit_if_not_ok(report: SweepReport) -> None:
+    """After a sweep: one line per job that failed or is missing, then exit 1; nothing if all are ok."""
+    if report.error:
+        typer.echo(f"error: {report.sweep_dir}: {report.error}", err=True)
+        raise SystemExit(1)
+    if not report.not_ok:
+        return
+    for job in report.not_ok:
+        typer.echo(f"error: {job.describe()}", err=True)
+    typer.echo(
+        f"error: {len(report.not_ok)} of {len(report.jobs)} jobs not ok; the others' results are merged in "
+        f"{report.sweep_dir}",
+        err=True,
+    )
+    raise SystemExit(1)
 
 
 def _version(value: bool) -> None:
@@ -79,7 +105,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version, is_eager=True),
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_version, is_eager=True
+    ),
 ) -> None:
     """Experiment runner for modern Hopfield networks."""
 
@@ -106,6 +134,26 @@ def capacity_sweep(ctx: typer.Context) -> None:
 def metastable_scan(ctx: typer.Context) -> None:
     """Fixed-point kinds (global, metastable, single) across beta; classify attention heads."""
     run_hydra("metastable-scan", ctx.args)
+
+
+@app.command("collect")
+def collect(
+    sweep_dir: Path = typer.Argument(
+        ..., help="A multirun folder, e.g. multirun/2026-11-26/10-00-00-capacity_sweep"
+    ),
+) -> None:
+    """Merge a sweep's jobs: results.parquet/csv, summary.csv and summary.png in the sweep folder.
+
+    Exit status 1 when a job failed or is missing (still running, or killed); the other jobs are merged all the same.
+    """
+    from hopfield_cli.collect import collect_sweep
+
+    try:
+        report = collect_sweep(sweep_dir)
+    except UsageError as error:
+        fail(error)
+        return
+    exit_if_not_ok(report)
 
 
 def main() -> None:

@@ -8,18 +8,43 @@ line naming the field, with exit status 2, before anything is written.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import os
+import warnings
+
 from hydra._internal.utils import create_automatic_config_search_path, get_args_parser
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
+from hydra.errors import (
+    ConfigCompositionException,
+    HydraException,
+    MissingConfigException,
+    OverrideParseException,
+)
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hopfield_cli.config import register_configs, validate
 from hopfield_cli.errors import UsageError
+
+# Launcher configs (ours in conf/hydra/launcher/ and the plugins' own) -> the pip package that provides them.
+LAUNCHER_PLUGINS = {
+    "joblib": "hydra-joblib-launcher",
+    "slurm": "hydra-submitit-launcher",
+    "submitit_slurm": "hydra-submitit-launcher",
+    "submitit_local": "hydra-submitit-launcher",
+}
+# Our joblib.yaml and submitit_local.yaml have the names of the plugins' own configs, so Hydra 1.3 merges each
+# onto the plugin's dataclass ("automatic schema matching": typed fields, the plugin's defaults) and warns
+# that this is deprecated. It is what we want; the warning is silenced for these two files only.
+SCHEMA_MATCH_WARNING = r"\s*'hydra/launcher/(joblib|submitit_local)' is validated against ConfigStore schema"
+
+
+def quiet_launcher_schema_warning() -> None:
+    warnings.filterwarnings("ignore", message=SCHEMA_MATCH_WARNING, category=UserWarning)
+
 
 # Sweeps larger than this are validated on their first values only (each value costs one composition).
 MAX_VALIDATED_SWEEP_VALUES = 64
@@ -43,7 +68,9 @@ def _compose(config_dir: str, config_name: str, extra_dir: str | None, overrides
         abs_dir = os.path.abspath(extra_dir)
         if not os.path.isdir(abs_dir):
             raise UsageError("--config-dir", f"folder not found: {abs_dir}")
-        search_path.prepend(provider="command-line", path=f"file://{abs_dir}", anchor=SearchPathQuery(provider="schema"))
+        search_path.prepend(
+            provider="command-line", path=f"file://{abs_dir}", anchor=SearchPathQuery(provider="schema")
+        )
     GlobalHydra.instance().clear()
     try:
         hydra = Hydra.create_main_hydra2(task_name="preflight", config_search_path=search_path)
@@ -52,6 +79,7 @@ def _compose(config_dir: str, config_name: str, extra_dir: str | None, overrides
         )
     finally:
         GlobalHydra.instance().clear()
+    check_launcher(cfg)
     with_hydra = cfg
     cfg = OmegaConf.masked_copy(with_hydra, [k for k in with_hydra if k != "hydra"])
     return cfg
@@ -61,6 +89,32 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _missing_plugin(group: str, wanted: str) -> UsageError | None:
+    """A launcher whose plugin is not installed: say what to install (the ``cluster`` extra)."""
+    package = LAUNCHER_PLUGINS.get(wanted)
+    if group != "hydra/launcher" or package is None:
+        return None
+    return UsageError(
+        "hydra/launcher",
+        f"'{wanted}' needs {package}, which is not installed: pip install 'hopfield-cli[cluster]'",
+    )
+
+
+def check_launcher(cfg: DictConfig) -> None:
+    """Refuse a launcher whose plugin is not importable (our launcher files name the plugin's class)."""
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_", default="") or "")
+    if not target.startswith("hydra_plugins."):
+        return
+    package = target.split(".")[1]
+    if importlib.util.find_spec(f"hydra_plugins.{package}") is not None:
+        return
+    choice = str(OmegaConf.select(cfg, "hydra.runtime.choices", default={}).get("hydra/launcher", "?"))
+    error = _missing_plugin("hydra/launcher", choice)
+    raise error or UsageError(
+        "hydra/launcher", f"'{choice}' needs the plugin {package}, which is not installed"
+    )
+
+
 def describe_error(exc: BaseException) -> UsageError:
     """Turn a Hydra/OmegaConf composition error into a one-line UsageError naming the field."""
     if isinstance(exc, UsageError):
@@ -68,6 +122,9 @@ def describe_error(exc: BaseException) -> UsageError:
     if isinstance(exc, MissingConfigException):
         missing = str(exc.missing_cfg_file or "")
         group = missing.rsplit("/", 1)[0] if "/" in missing else ""
+        plugin = _missing_plugin(group, missing.rsplit("/", 1)[-1])
+        if plugin is not None:
+            return plugin
         options = sorted(exc.options or [])
         options = [o for o in options if not o.endswith("_schema")]
         if group and options:
@@ -149,4 +206,3 @@ def preflight(command: str, config_dir: str, args: argparse.Namespace) -> DictCo
         first = first if first is not None else cfg
     assert first is not None
     return first
-

@@ -1,21 +1,41 @@
 """Hydra task functions, one per subcommand, importable at module level (launchers pickle them).
 
 Each task validates its composed config, then hands it to its experiment module with the run folder.
-A UsageError raised anywhere inside becomes one line on stderr and exit status 2.
+In a single run a UsageError raised anywhere inside becomes one line on stderr and exit status 2.
+
+In a multirun (-m) one job's failure must not end the sweep: Hydra's run_job records an Exception in the
+JobReturn, but BasicSweeper re-raises it after the batch (so the other batches and the merge at
+``on_multirun_end`` never run), and a SystemExit is not caught at all. So a multirun job catches its own
+error, records it in ``<job dir>/job_status.json`` (as it records success) and returns normally; the
+sweep goes on, ``hopfield_cli.collect.MergeCallback`` merges and names the failed jobs, and
+``cli.run_hydra`` turns them into exit status 1. This works the same for every launcher: the record is a
+file in the job folder, written in whichever process or machine ran the job.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
 from hopfield_cli.config import register_configs, validate
 from hopfield_cli.errors import UsageError
+from hopfield_cli.preflight import quiet_launcher_schema_warning
+
+log = logging.getLogger(__name__)
+
+# Here, at import, because joblib and submitit workers compose each job's config after unpickling a task.
+quiet_launcher_schema_warning()
+
+JOB_STATUS_FILE = "job_status.json"
 
 # subcommand -> module in hopfield_cli.experiments holding `run(cfg, run_dir)`
 EXPERIMENTS = {
@@ -26,39 +46,92 @@ EXPERIMENTS = {
 }
 
 
-def run_task(command: str, cfg: DictConfig) -> None:
+def _experiment(command: str, cfg: DictConfig, run_dir: Path) -> None:
+    validate(command, cfg)
+    experiment = importlib.import_module(f"hopfield_cli.experiments.{EXPERIMENTS[command]}")
+    experiment.run(cfg, run_dir)
+
+
+def error_line(error: BaseException) -> str:
+    """One line for an error: ``field: message`` for a UsageError, ``Type: message`` otherwise."""
+    if isinstance(error, UsageError):
+        return f"{error.field}: {error.message}"
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def run_task(command: str, cfg: DictConfig) -> dict[str, Any] | None:
     """Validate ``cfg`` and run the experiment of ``command`` in Hydra's output folder."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return run_job(command, cfg, run_dir, int(hydra_cfg.job.num), list(hydra_cfg.overrides.task))
     try:
-        validate(command, cfg)
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        experiment = importlib.import_module(f"hopfield_cli.experiments.{EXPERIMENTS[command]}")
-        experiment.run(cfg, run_dir)
+        _experiment(command, cfg, run_dir)
     except UsageError as error:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"error: {error.field}: {error.message}", file=sys.stderr)
+        print(f"error: {error_line(error)}", file=sys.stderr)
         raise SystemExit(error.exit_code) from None
+    return None
 
 
-def store_task(cfg: DictConfig) -> None:
-    run_task("store", cfg)
+def run_job(command: str, cfg: DictConfig, run_dir: Path, num: int, overrides: list[str]) -> dict[str, Any]:
+    """One job of a multirun: run it, record ok/failed in ``job_status.json``, never raise (see above).
+
+    A UsageError is recorded as its one line; any other Exception as ``Type: message`` with the traceback
+    kept in the file, not on the console. KeyboardInterrupt still ends the sweep (status stays "running").
+    """
+    from hopfield_cli.output import write_json
+
+    status_file = run_dir / JOB_STATUS_FILE
+    record: dict[str, Any] = {
+        "command": command,
+        "job": num,
+        "overrides": overrides,
+        "status": "running",
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(status_file, record)
+    started = time.perf_counter()
+    try:
+        _experiment(command, cfg, run_dir)
+    except Exception as error:  # noqa: BLE001 - a job's failure is recorded, the sweep goes on
+        record.update(
+            status="failed", error=error_line(error), seconds=round(time.perf_counter() - started, 3)
+        )
+        if not isinstance(error, UsageError):
+            record["traceback"] = traceback.format_exc()
+        write_json(status_file, record)
+        log.error("job %d (%s) failed: %s", num, " ".join(overrides), record["error"])
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        return record
+    record.update(status="ok", seconds=round(time.perf_counter() - started, 3))
+    write_json(status_file, record)
+    return record
 
 
-def retrieve_task(cfg: DictConfig) -> None:
-    run_task("retrieve", cfg)
+def store_task(cfg: DictConfig) -> dict[str, Any] | None:
+    return run_task("store", cfg)
 
 
-def capacity_sweep_task(cfg: DictConfig) -> None:
-    run_task("capacity-sweep", cfg)
+def retrieve_task(cfg: DictConfig) -> dict[str, Any] | None:
+    return run_task("retrieve", cfg)
 
 
-def metastable_scan_task(cfg: DictConfig) -> None:
-    run_task("metastable-scan", cfg)
+def capacity_sweep_task(cfg: DictConfig) -> dict[str, Any] | None:
+    return run_task("capacity-sweep", cfg)
 
 
-TASKS: dict[str, Callable[[DictConfig], None]] = {
+def metastable_scan_task(cfg: DictConfig) -> dict[str, Any] | None:
+    return run_task("metastable-scan", cfg)
+
+
+TASKS: dict[str, Callable[[DictConfig], Any]] = {
     "store": store_task,
     "retrieve": retrieve_task,
     "capacity-sweep": capacity_sweep_task,

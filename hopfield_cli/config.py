@@ -118,7 +118,7 @@ class CapacitySweepConfig(CommonConfig):
     num_queries: int = field(default=64, metadata=_help("queries per trial (distinct targets when N allows)"))
     n_start: int = field(default=4, metadata=_help("first N of the geometric growth"))
     n_max: int = field(default=1_000_000, metadata=_help("largest N tried"))
-    growth: float = field(default=4.0, metadata=_help("factor between successive N while growing"))
+    growth: float = field(default=8.0, metadata=_help("factor between successive N while growing"))
     refine_steps: int = field(default=5, metadata=_help("bisection steps on the crossing"))
     threshold: float = field(default=0.9, metadata=_help("capacity = largest N with success rate >= threshold"))
     update_steps_max: int = field(default=100, metadata=_help("stop after this many updates"))

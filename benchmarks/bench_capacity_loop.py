@@ -32,7 +32,9 @@ from hopfield_cli.experiments.common import make_model, success_mask
 REPO = Path(__file__).resolve().parents[1]
 
 
-def reference_modern(x: torch.Tensor, q: torch.Tensor, beta: float, steps_max: int, eps: float) -> torch.Tensor:
+def reference_modern(
+    x: torch.Tensor, q: torch.Tensor, beta: float, steps_max: int, eps: float
+) -> torch.Tensor:
     """Eq. 3 of Ramsauer et al. (2021), rows as patterns, iterated until the whole batch has converged."""
     xi = q
     for _ in range(steps_max):
@@ -58,22 +60,34 @@ def loop_baseline(cfg, results: pd.DataFrame, batch: int) -> tuple[float, int, i
         for start in range(0, queries.shape[0], batch):
             q = queries[start : start + batch]
             if r.model == "modern":
-                states.append(reference_modern(x, q, float(r.beta), int(cfg.update_steps_max), float(cfg.eps)))
+                states.append(
+                    reference_modern(x, q, float(r.beta), int(cfg.update_steps_max), float(cfg.eps))
+                )
             else:
                 beta = None if r.beta != r.beta else float(r.beta)
                 model = make_model(r.model, beta, cfg.model, int(cfg.seed), None)
-                states.append(model.retrieve(x, q, update_steps_max=int(cfg.update_steps_max), eps=float(cfg.eps)).states)
+                states.append(
+                    model.retrieve(
+                        x, q, update_steps_max=int(cfg.update_steps_max), eps=float(cfg.eps)
+                    ).states
+                )
         states = torch.cat(states).float()
         retrieved, _ = nearest_patterns(x, states)
-        loop_successes += int(success_mask(cfg.success, cfg.success_tol, states, x[target_ids], retrieved, target_ids).sum())
+        loop_successes += int(
+            success_mask(cfg.success, cfg.success_tol, states, x[target_ids], retrieved, target_ids).sum()
+        )
     return time.perf_counter() - started, loop_successes, int(results.successes.sum())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", nargs="?", help="a finished capacity-sweep folder; default: run the default sweep")
+    parser.add_argument(
+        "run_dir", nargs="?", help="a finished capacity-sweep folder; default: run the default sweep"
+    )
     parser.add_argument("--batch", type=int, default=16, help="queries per reference call")
-    parser.add_argument("--repeat", type=int, default=1, help="alternate sweep and loop this often; best of each")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate sweep and loop this often; best of each"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
@@ -81,8 +95,11 @@ def main() -> None:
     register_configs()
     if args.run_dir:
         run_dir = Path(args.run_dir)
-        overrides = [line.strip()[2:] for line in (run_dir / ".hydra" / "overrides.yaml").read_text().splitlines()
-                     if line.startswith("- ") and not line.strip()[2:].startswith(("hydra.", "resume="))]
+        overrides = [
+            line.strip()[2:]
+            for line in (run_dir / ".hydra" / "overrides.yaml").read_text().splitlines()
+            if line.startswith("- ") and not line.strip()[2:].startswith(("hydra.", "resume="))
+        ]
         sweep_seconds = None
     else:
         run_dir = Path(tempfile.mkdtemp(prefix="capacity_sweep_"))
@@ -109,8 +126,10 @@ def main() -> None:
     else:
         print(f"capacity-sweep (from its summary.json):  see {run_dir / 'summary.json'}")
     print(f"plain loop (batch {args.batch}, no reuse):       {loop_seconds:8.2f} s")
-    print(f"threads: {torch.get_num_threads()}; all times: sweep {[round(t, 2) for t in sweep_times]}, "
-          f"loop {[round(t, 2) for t in loop_times]}")
+    print(
+        f"threads: {torch.get_num_threads()}; all times: sweep {[round(t, 2) for t in sweep_times]}, "
+        f"loop {[round(t, 2) for t in loop_times]}"
+    )
     print(f"successes: sweep {sweep_ok:,}, loop {loop_ok:,}")
 
 

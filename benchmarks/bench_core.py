@@ -35,7 +35,9 @@ from hopfield_cli.core.modern import ModernHopfield  # noqa: E402
 GIB = 1024**3
 
 
-def sphere(n: int, d: int, seed: int, device="cpu", dtype=torch.float32, chunk: int = 1 << 18) -> torch.Tensor:
+def sphere(
+    n: int, d: int, seed: int, device="cpu", dtype=torch.float32, chunk: int = 1 << 18
+) -> torch.Tensor:
     """n random unit vectors, normalized in place chunk by chunk (no (n, d) temporaries)."""
     g = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(n, d, generator=g, device=device, dtype=dtype)
@@ -76,21 +78,38 @@ def speed(n: int, d: int, b: int, beta: float, repeats: int) -> list[dict]:
         t_bare.append(median_time(bare, repeats))
         t_core.append(median_time(lambda: model.update(x, q), repeats))
     t_ref, t_bare, t_core = min(t_ref), min(t_bare), min(t_core)
-    t_retr = median_time(lambda: model.retrieve(x, q, update_steps_max=1, eps=0.0), max(1, repeats // 3), warmup=1)
+    t_retr = median_time(
+        lambda: model.retrieve(x, q, update_steps_max=1, eps=0.0), max(1, repeats // 3), warmup=1
+    )
     shape = f"N={n} d={d} B={b} beta={beta} float32 cpu threads={torch.get_num_threads()}"
     return [
         row("reference softmax(beta Q X^T) X", t_ref * 1e3, "ms", shape),
         row("bare products Q X^T, (B,N) X", t_bare * 1e3, "ms", shape),
-        row("core update (ModernHopfield.update)", t_core * 1e3, "ms", shape, note=f"max |core - ref| = {err:.1e}"),
+        row(
+            "core update (ModernHopfield.update)",
+            t_core * 1e3,
+            "ms",
+            shape,
+            note=f"max |core - ref| = {err:.1e}",
+        ),
         row("core retrieve, 1 update + energies + k90", t_retr * 1e3, "ms", shape, note="exact k90 (sort)"),
-        row("speedup reference / core", t_ref / t_core, "x", shape, target=">= 1.5", met=t_ref / t_core >= 1.5),
+        row(
+            "speedup reference / core", t_ref / t_core, "x", shape, target=">= 1.5", met=t_ref / t_core >= 1.5
+        ),
         row("ratio core / bare", t_core / t_bare, "x", shape, target="<= 1.35", met=t_core / t_bare <= 1.35),
     ]
 
 
 def row(name, value, unit, shape, target="", met=None, note=""):
-    return {"measure": name, "value": round(value, 3), "unit": unit, "target": target,
-            "met": "" if met is None else ("yes" if met else "NO"), "shape": shape, "note": note}
+    return {
+        "measure": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "target": target,
+        "met": "" if met is None else ("yes" if met else "NO"),
+        "shape": shape,
+        "note": note,
+    }
 
 
 def rss_child(n: int, d: int, b: int, beta: float) -> None:
@@ -101,8 +120,17 @@ def rss_child(n: int, d: int, b: int, beta: float) -> None:
     res = ModernHopfield(beta).retrieve(x, q, update_steps_max=1, eps=0.0)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-    print(json.dumps({"peak_rss": peak, "patterns_bytes": x.numel() * x.element_size(), "seconds": seconds,
-                      "k90_cap": res.k90_cap, "finite": bool(torch.isfinite(res.energies).all())}))
+    print(
+        json.dumps(
+            {
+                "peak_rss": peak,
+                "patterns_bytes": x.numel() * x.element_size(),
+                "seconds": seconds,
+                "k90_cap": res.k90_cap,
+                "finite": bool(torch.isfinite(res.energies).all()),
+            }
+        )
+    )
 
 
 def memory(n: int, d: int, b: int, beta: float) -> list[dict]:
@@ -110,12 +138,23 @@ def memory(n: int, d: int, b: int, beta: float) -> list[dict]:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     shape = f"N={n} d={d} B={b} beta={beta} float32 cpu, retrieve 1 update"
     if proc.returncode != 0:
-        return [row(f"peak RSS - patterns, N={n:.0e}", float("nan"), "GiB", shape, "<= 1.0", False,
-                    note=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc={proc.returncode}")]
+        return [
+            row(
+                f"peak RSS - patterns, N={n:.0e}",
+                float("nan"),
+                "GiB",
+                shape,
+                "<= 1.0",
+                False,
+                note=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc={proc.returncode}",
+            )
+        ]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     over = (out["peak_rss"] - out["patterns_bytes"]) / GIB
-    note = (f"peak {out['peak_rss'] / GIB:.2f} GiB, patterns {out['patterns_bytes'] / GIB:.2f} GiB, "
-            f"{out['seconds']:.1f} s, k90_cap={out['k90_cap']}, finite={out['finite']}")
+    note = (
+        f"peak {out['peak_rss'] / GIB:.2f} GiB, patterns {out['patterns_bytes'] / GIB:.2f} GiB, "
+        f"{out['seconds']:.1f} s, k90_cap={out['k90_cap']}, finite={out['finite']}"
+    )
     return [row(f"peak RSS - patterns, N={n:.0e}", over, "GiB", shape, "<= 1.0", over <= 1.0, note)]
 
 
@@ -128,12 +167,16 @@ def cuda(n: int, d: int, b: int, beta: float, repeats: int) -> list[dict]:
         x, q = sphere(n, d, 0, "cuda", dtype), sphere(b, d, 1, "cuda", dtype)
         model = ModernHopfield(beta)
         q4, x4 = q.view(1, 1, b, d), x.view(1, 1, n, d)
-        t_sdpa = median_time(lambda q4=q4, x4=x4: F.scaled_dot_product_attention(q4, x4, x4, scale=beta),
-                             repeats, sync=sync)
+        t_sdpa = median_time(
+            lambda q4=q4, x4=x4: F.scaled_dot_product_attention(q4, x4, x4, scale=beta), repeats, sync=sync
+        )
         t_core = median_time(lambda q=q, x=x, model=model: model.update(x, q), repeats, sync=sync)
         shape = f"N={n} d={d} B={b} beta={beta} {str(dtype).split('.')[-1]} cuda"
-        rows += [row("sdpa", t_sdpa * 1e3, "ms", shape), row("core update", t_core * 1e3, "ms", shape),
-                 row("ratio core / sdpa", t_core / t_sdpa, "x", shape, "<= 1.2", t_core / t_sdpa <= 1.2)]
+        rows += [
+            row("sdpa", t_sdpa * 1e3, "ms", shape),
+            row("core update", t_core * 1e3, "ms", shape),
+            row("ratio core / sdpa", t_core / t_sdpa, "x", shape, "<= 1.2", t_core / t_sdpa <= 1.2),
+        ]
     return rows
 
 

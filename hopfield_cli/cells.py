@@ -3,7 +3,7 @@
 A sweep is a grid of cells (e.g. one (model, beta, d, N, trial) each). Each finished cell is appended as
 one JSON line to ``cells.jsonl`` (one write with O_APPEND, flushed and fsync'ed), and the tidy tables
 ``<stem>.parquet``/``.csv`` are rewritten from all finished cells atomically (temp file + rename). A
-kill can therefore cost at most the cell in flight: a torn last line is ignored when reading back.
+kill can therefore cost at most the cell in flight: a torn last line is cut off when the log is opened again.
 
 ``sweep.json`` holds the config fields that decide the results; resuming into a folder whose
 ``sweep.json`` differs is refused, so two different sweeps never mix in one table.
@@ -47,7 +47,9 @@ class CellLog:
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError("hydra.run.dir", f"cannot create the output folder {self.run_dir}: {exc.strerror}") from None
+            raise UsageError(
+                "hydra.run.dir", f"cannot create the output folder {self.run_dir}: {exc.strerror}"
+            ) from None
         if not os.access(self.run_dir, os.W_OK):
             raise UsageError("hydra.run.dir", f"the output folder is not writable: {self.run_dir}")
         sweep_file = self.run_dir / SWEEP_FILE
@@ -56,7 +58,9 @@ class CellLog:
                 previous = json.loads(sweep_file.read_text())
             except (OSError, json.JSONDecodeError):
                 raise UsageError("resume", f"{sweep_file} is unreadable; use a new output folder") from None
-            differing = sorted(k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k))
+            differing = sorted(
+                k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k)
+            )
             if differing:
                 raise UsageError(
                     "resume",
@@ -71,18 +75,29 @@ class CellLog:
     def _load(self) -> None:
         if not self.path.exists():
             return
+        self._drop_torn_tail()
         with open(self.path, encoding="utf-8") as fh:
             for line in fh:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
-                    continue  # a torn last line from a kill: that cell is simply redone
+                    continue  # a corrupt line (edited by hand?): that cell is simply redone
                 if not isinstance(record, dict) or "cell" not in record or "rows" not in record:
                     continue
                 key = cell_id(record["cell"])
                 if key not in self._done:
                     self._done[key] = record["rows"]
                     self._rows.extend(record["rows"])
+
+    def _drop_torn_tail(self) -> None:
+        """Cut a last line left unfinished by a kill, so the next append starts a line of its own."""
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1  # 0 when the only line is torn
+            with open(self.path, "r+b") as fh:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
 
     def __len__(self) -> int:
         return len(self._done)

@@ -31,11 +31,15 @@ def _help(text: str) -> dict[str, str]:
 class PatternsConfig:
     """Where the stored patterns come from (config group ``patterns``)."""
 
-    source: str = field(default="binary", metadata=_help("binary | gaussian | sphere | correlated | file | images"))
+    source: str = field(
+        default="binary", metadata=_help("binary | gaussian | sphere | correlated | file | images")
+    )
     radius_k: float = field(default=1.0, metadata=_help("sphere: radius K*sqrt(d-1) (Theorem 3)"))
     correlation: float = field(default=0.5, metadata=_help("correlated: mean pairwise overlap rho in [0, 1)"))
     kind: str = field(default="binary", metadata=_help("correlated: binary | gaussian"))
-    path: str | None = field(default=None, metadata=_help("file: .npy/.csv/.safetensors/.pt; images: a folder"))
+    path: str | None = field(
+        default=None, metadata=_help("file: .npy/.csv/.safetensors/.pt; images: a folder")
+    )
     side: int = field(default=64, metadata=_help("images: side length in pixels (d = side^2)"))
 
 
@@ -55,11 +59,15 @@ class ModelConfig:
 class CorruptionConfig:
     """How queries are made from stored patterns (config group ``corruption``)."""
 
-    kind: str = field(default="flip", metadata=_help("flip | flip_bernoulli | noise | mask | mask_lower_half | none"))
+    kind: str = field(
+        default="flip", metadata=_help("flip | flip_bernoulli | noise | mask | mask_lower_half | none")
+    )
     p: float = field(default=0.2, metadata=_help("flip: fraction of components whose sign changes"))
     sigma: float = field(default=0.5, metadata=_help("noise: std of additive Gaussian noise"))
     fraction: float = field(default=0.5, metadata=_help("mask: fraction of components set to fill"))
-    fill: float = field(default=0.0, metadata=_help("mask/mask_lower_half: value written into masked components"))
+    fill: float = field(
+        default=0.0, metadata=_help("mask/mask_lower_half: value written into masked components")
+    )
 
 
 @dataclass
@@ -74,10 +82,14 @@ class StoreConfig(CommonConfig):
     patterns: PatternsConfig = field(default_factory=PatternsConfig)
     num_patterns: int = field(default=1000, metadata=_help("N, number of generated patterns"))
     dim: int = field(default=64, metadata=_help("d, pattern dimension (generated sources)"))
-    beta: float = field(default=8.0, metadata=_help("inverse temperature used to count well-separated patterns"))
+    beta: float = field(
+        default=8.0, metadata=_help("inverse temperature used to count well-separated patterns")
+    )
     normalise: str = field(default="none", metadata=_help("none | unit | center | standard"))
     binarise: bool = field(default=False, metadata=_help("take sign() of the patterns (0 -> +1)"))
-    out: str | None = field(default=None, metadata=_help("memory file to write; null = <run dir>/memory.safetensors"))
+    out: str | None = field(
+        default=None, metadata=_help("memory file to write; null = <run dir>/memory.safetensors")
+    )
 
 
 @dataclass
@@ -85,18 +97,30 @@ class RetrieveConfig(StoreConfig):
     model: ModelConfig = field(default_factory=ModelConfig)
     beta: float = field(default=8.0, metadata=_help("inverse temperature beta (modern, exponential, sparse)"))
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
-    memory: str | None = field(default=None, metadata=_help("memory file from `hopfield store`; null = make patterns"))
+    memory: str | None = field(
+        default=None, metadata=_help("memory file from `hopfield store`; null = make patterns")
+    )
     queries_file: str | None = field(default=None, metadata=_help("read queries (B x d) from a file instead"))
-    targets_file: str | None = field(default=None, metadata=_help("target ids for queries_file; null = nearest"))
-    num_queries: int | None = field(default=None, metadata=_help("queries made from stored patterns; null = min(N, 1000)"))
+    targets_file: str | None = field(
+        default=None, metadata=_help("target ids for queries_file; null = nearest")
+    )
+    num_queries: int | None = field(
+        default=None, metadata=_help("queries made from stored patterns; null = min(N, 1000)")
+    )
     update_steps_max: int = field(default=100, metadata=_help("stop after this many updates"))
     eps: float = field(default=1e-5, metadata=_help("converged when ||xi_{t+1} - xi_t|| <= eps"))
-    memory_budget: str | None = field(default=None, metadata=_help("bytes for score blocks, e.g. 512MiB; null = auto"))
-    success: str = field(default="nearest", metadata=_help("nearest | cosine | mse (see README: success criteria)"))
+    memory_budget: str | None = field(
+        default=None, metadata=_help("bytes for score blocks, e.g. 512MiB; null = auto")
+    )
+    success: str = field(
+        default="nearest", metadata=_help("nearest | cosine | mse (see README: success criteria)")
+    )
     success_tol: float | None = field(
         default=None, metadata=_help("null = the criterion's default: nearest 0.25, cosine 0.9, mse 0.01")
     )
-    grid_rows: int = field(default=8, metadata=_help("image memories: rows in the query/retrieved/target PNG"))
+    grid_rows: int = field(
+        default=8, metadata=_help("image memories: rows in the query/retrieved/target PNG")
+    )
 
 
 @dataclass
@@ -106,12 +130,18 @@ class CapacitySweepConfig(CommonConfig):
     patterns: PatternsConfig = field(default_factory=PatternsConfig)
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    models: list[str] = field(default_factory=lambda: ["modern", "classical"], metadata=_help("model families side by side"))
+    models: list[str] = field(
+        default_factory=lambda: ["modern", "classical"], metadata=_help("model families side by side")
+    )
     beta: float = field(default=8.0, metadata=_help("inverse temperature (used when betas is null)"))
     betas: list[float] | None = field(default=None, metadata=_help("several betas; null = [beta]"))
     dim: int = field(default=64, metadata=_help("d (used when dims is null)"))
-    dims: list[int] | None = field(default=None, metadata=_help("several dimensions, e.g. [16,32,64,128]; null = [dim]"))
-    memory: str | None = field(default=None, metadata=_help("a memory file: N ranges over prefixes of its patterns"))
+    dims: list[int] | None = field(
+        default=None, metadata=_help("several dimensions, e.g. [16,32,64,128]; null = [dim]")
+    )
+    memory: str | None = field(
+        default=None, metadata=_help("a memory file: N ranges over prefixes of its patterns")
+    )
     normalise: str = field(default="none", metadata=_help("none | unit | center | standard"))
     binarise: bool = field(default=False, metadata=_help("take sign() of the patterns"))
     trials: int = field(default=5, metadata=_help("independent pattern sets per N"))
@@ -120,10 +150,14 @@ class CapacitySweepConfig(CommonConfig):
     n_max: int = field(default=1_000_000, metadata=_help("largest N tried"))
     growth: float = field(default=8.0, metadata=_help("factor between successive N while growing"))
     refine_steps: int = field(default=5, metadata=_help("bisection steps on the crossing"))
-    threshold: float = field(default=0.9, metadata=_help("capacity = largest N with success rate >= threshold"))
+    threshold: float = field(
+        default=0.9, metadata=_help("capacity = largest N with success rate >= threshold")
+    )
     update_steps_max: int = field(default=100, metadata=_help("stop after this many updates"))
     eps: float = field(default=1e-5, metadata=_help("converged when ||xi_{t+1} - xi_t|| <= eps"))
-    memory_budget: str | None = field(default=None, metadata=_help("bytes for score blocks, e.g. 512MiB; null = auto"))
+    memory_budget: str | None = field(
+        default=None, metadata=_help("bytes for score blocks, e.g. 512MiB; null = auto")
+    )
     success: str = field(default="nearest", metadata=_help("nearest | cosine | mse"))
     success_tol: float | None = field(default=None, metadata=_help("null = the criterion's default"))
     resume: str | None = field(default=None, metadata=_help("a previous run folder to continue"))
@@ -138,20 +172,28 @@ class MetastableScanConfig(CommonConfig):
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
     num_patterns: int = field(default=64, metadata=_help("N stored patterns"))
     dim: int = field(default=64, metadata=_help("d"))
-    clusters: int = field(default=0, metadata=_help("0 = plain patterns; k > 0 = k groups of similar patterns"))
-    cluster_spread: float = field(default=0.1, metadata=_help("std of a pattern around its cluster centre, relative"))
+    clusters: int = field(
+        default=0, metadata=_help("0 = plain patterns; k > 0 = k groups of similar patterns")
+    )
+    cluster_spread: float = field(
+        default=0.1, metadata=_help("std of a pattern around its cluster centre, relative")
+    )
     memory: str | None = field(default=None, metadata=_help("a memory file instead of generated patterns"))
     normalise: str = field(default="none", metadata=_help("none | unit | center | standard"))
     binarise: bool = field(default=False, metadata=_help("take sign() of the patterns"))
     queries: str = field(default="corrupted", metadata=_help("corrupted | random"))
     num_queries: int = field(default=128, metadata=_help("queries per beta"))
-    beta_min: float | None = field(default=None, metadata=_help("null = below the global condition beta m_max^2 < 1"))
+    beta_min: float | None = field(
+        default=None, metadata=_help("null = below the global condition beta m_max^2 < 1")
+    )
     beta_max: float | None = field(default=None, metadata=_help("null = above the well-separated condition"))
     num_betas: int = field(default=24, metadata=_help("log-spaced betas in [beta_min, beta_max]"))
     update_steps_max: int = field(default=500, metadata=_help("iterations to reach the fixed point"))
     eps: float = field(default=1e-6, metadata=_help("converged when ||xi_{t+1} - xi_t|| <= eps"))
     memory_budget: str | None = field(default=None, metadata=_help("bytes for score blocks; null = auto"))
-    attention: str | None = field(default=None, metadata=_help("attention probabilities file: classify heads instead"))
+    attention: str | None = field(
+        default=None, metadata=_help("attention probabilities file: classify heads instead")
+    )
     resume: str | None = field(default=None, metadata=_help("a previous run folder to continue"))
     plots: bool = field(default=True, metadata=_help("write PNG figures"))
 
@@ -182,7 +224,7 @@ def parse_bytes(text: Any, field_name: str = "memory_budget") -> int | None:
         return None
     raw = str(text).strip().lower().replace(" ", "")
     number = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = raw[len(number):]
+    unit = raw[len(number) :]
     try:
         value = float(number)
     except ValueError:
@@ -200,7 +242,12 @@ def _positive_int(value: Any, name: str, upper: int | None = None) -> None:
 
 
 def _positive_finite(value: Any, name: str) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise UsageError(name, f"must be a finite number > 0, got {value!r}")
 
 
@@ -288,7 +335,11 @@ def validate_model(m: Any, prefix: str = "model") -> None:
 
 
 def validate_retrieval_settings(cfg: Any) -> None:
-    if isinstance(cfg.update_steps_max, bool) or not isinstance(cfg.update_steps_max, int) or cfg.update_steps_max < 0:
+    if (
+        isinstance(cfg.update_steps_max, bool)
+        or not isinstance(cfg.update_steps_max, int)
+        or cfg.update_steps_max < 0
+    ):
         raise UsageError("update_steps_max", f"must be an integer >= 0, got {cfg.update_steps_max!r}")
     _positive_finite(cfg.eps, "eps")
     parse_bytes(cfg.memory_budget)
@@ -343,7 +394,11 @@ def validate_capacity_sweep(cfg: Any) -> None:
     elif cfg.patterns.source in ("file", "images"):
         validate_patterns(cfg)
     else:
-        _choice(cfg.patterns.source, "patterns.source", ("binary", "gaussian", "sphere", "correlated", "file", "images"))
+        _choice(
+            cfg.patterns.source,
+            "patterns.source",
+            ("binary", "gaussian", "sphere", "correlated", "file", "images"),
+        )
     _choice(cfg.normalise, "normalise", ("none", "unit", "center", "standard"))
     validate_corruption(cfg.corruption)
     validate_retrieval_settings(cfg)

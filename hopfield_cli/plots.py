@@ -68,7 +68,9 @@ def save_success_curves(path: str | os.PathLike, results, threshold: float) -> P
 
     ``results`` is the capacity sweep's tidy table (one row per cell and trial); rates are pooled over trials.
     """
-    pooled = results.groupby(["model", "beta", "dim", "num_patterns"], dropna=False)[["successes", "num_queries"]].sum()
+    pooled = results.groupby(["model", "beta", "dim", "num_patterns"], dropna=False)[
+        ["successes", "num_queries"]
+    ].sum()
     pooled = (pooled.successes / pooled.num_queries).rename("rate").reset_index()
     models = list(dict.fromkeys(pooled.model))
     fig = Figure(figsize=(4.2 * len(models), 3.4), layout="constrained")
@@ -106,16 +108,46 @@ def save_capacity_vs_dim(path: str | os.PathLike, capacity) -> Path:
         if group.fit_log_slope.notna().any():
             dims = np.linspace(group.dim.min(), group.dim.max(), 50)
             slope, intercept = group.fit_log_slope.iloc[0], group.fit_log_intercept.iloc[0]
-            ax.plot(dims, np.exp(slope * dims + intercept), color=colour, linestyle=":", linewidth=1,
-                    label=f"fit exp({slope:.3g} d)")
+            ax.plot(
+                dims,
+                np.exp(slope * dims + intercept),
+                color=colour,
+                linestyle=":",
+                linewidth=1,
+                label=f"fit exp({slope:.3g} d)",
+            )
         if model == "modern":
-            ax.plot(group.dim, group.thm3_n, color=colour, linestyle="--", marker="_", markersize=14, linewidth=1,
-                    label=f"Theorem 3 ({label})")
+            ax.plot(
+                group.dim,
+                group.thm3_n,
+                color=colour,
+                linestyle="--",
+                marker="_",
+                markersize=14,
+                linewidth=1,
+                label=f"Theorem 3 ({label})",
+            )
         if model == "classical":
-            ax.plot(group.dim, group.theory_amit_0138d, color="black", linestyle="--", marker="_", markersize=14,
-                    linewidth=1, label="0.138 d")
-            ax.plot(group.dim, group.theory_mceliece_d_2logd, color="gray", linestyle="-.", marker="_", markersize=14,
-                    linewidth=1, label="d / (2 log d)")
+            ax.plot(
+                group.dim,
+                group.theory_amit_0138d,
+                color="black",
+                linestyle="--",
+                marker="_",
+                markersize=14,
+                linewidth=1,
+                label="0.138 d",
+            )
+            ax.plot(
+                group.dim,
+                group.theory_mceliece_d_2logd,
+                color="gray",
+                linestyle="-.",
+                marker="_",
+                markersize=14,
+                linewidth=1,
+                label="d / (2 log d)",
+            )
     ax.set_yscale("log")
     ax.set_xlabel("d (pattern dimension)")
     ax.set_ylabel("capacity N")
@@ -133,7 +165,9 @@ def _beta_marks(ax, marks: dict[str, float]) -> None:
     """Vertical dashed lines at theoretical betas (e.g. 1/m_max^2, the well-separated beta)."""
     styles = ("--", ":", "-.", (0, (5, 1)))
     for i, (label, beta) in enumerate(marks.items()):
-        ax.axvline(beta, color="0.2", linestyle=styles[i % len(styles)], linewidth=1, label=f"{label} = {beta:.3g}")
+        ax.axvline(
+            beta, color="0.2", linestyle=styles[i % len(styles)], linewidth=1, label=f"{label} = {beta:.3g}"
+        )
 
 
 def save_kind_fractions(path: str | os.PathLike, betas, fractions: dict, marks: dict | None = None) -> Path:
@@ -143,8 +177,13 @@ def save_kind_fractions(path: str | os.PathLike, betas, fractions: dict, marks: 
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     kinds = [k for k in ("global", "metastable", "single") if k in fractions]
-    ax.stackplot(list(betas), *[list(fractions[k]) for k in kinds], labels=kinds,
-                 colors=[_KIND_COLOURS[k] for k in kinds], alpha=0.9)
+    ax.stackplot(
+        list(betas),
+        *[list(fractions[k]) for k in kinds],
+        labels=kinds,
+        colors=[_KIND_COLOURS[k] for k in kinds],
+        alpha=0.9,
+    )
     _beta_marks(ax, marks or {})
     ax.set_xscale("log")
     ax.set_xlim(min(betas), max(betas))
@@ -156,15 +195,18 @@ def save_kind_fractions(path: str | os.PathLike, betas, fractions: dict, marks: 
     return _save_atomic(fig, path)
 
 
-def save_k90_vs_beta(path: str | os.PathLike, betas, median_k90, n_patterns: int, marks: dict | None = None,
-                     q25=None, q75=None) -> Path:
+def save_k90_vs_beta(
+    path: str | os.PathLike, betas, median_k90, n_patterns: int, marks: dict | None = None, q25=None, q75=None
+) -> Path:
     """Median k90 (support of the fixed point) against beta, log-log, with its interquartile band."""
     if len(betas) == 0:
         raise ValueError("nothing to plot: no betas")
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     if q25 is not None and q75 is not None:
-        ax.fill_between(list(betas), list(q25), list(q75), color="#9ecae1", alpha=0.5, label="interquartile range")
+        ax.fill_between(
+            list(betas), list(q25), list(q75), color="#9ecae1", alpha=0.5, label="interquartile range"
+        )
     ax.plot(list(betas), list(median_k90), marker="o", markersize=3, color="#08519c", label="median k90")
     ax.axhline(n_patterns / 2, color="#9ecae1", linewidth=1, label=f"N/2 = {n_patterns / 2:g} (global above)")
     ax.axhline(1, color="#74c476", linewidth=1, label="1 (single pattern)")
@@ -190,8 +232,14 @@ def save_head_classes(path: str | os.PathLike, classes, n_keys: int) -> Path:
         raise ValueError("nothing to plot: no heads")
     fig = Figure(figsize=(max(4.0, 0.45 * heads + 2.5), max(2.5, 0.4 * layers + 1.2)), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(grid, cmap=ListedColormap([_CLASS_COLOURS[n] for n in names]), vmin=-0.5, vmax=3.5, aspect="auto",
-              interpolation="nearest")
+    ax.imshow(
+        grid,
+        cmap=ListedColormap([_CLASS_COLOURS[n] for n in names]),
+        vmin=-0.5,
+        vmax=3.5,
+        aspect="auto",
+        interpolation="nearest",
+    )
     if layers * heads <= 400:
         for i, row in enumerate(classes):
             for j, c in enumerate(row):
@@ -201,8 +249,12 @@ def save_head_classes(path: str | os.PathLike, classes, n_keys: int) -> Path:
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_title(f"head classes by median k90 (N = {n_keys} keys)")
-    bounds = (f"k > {n_keys / 2:g}", f"{n_keys / 8:g} < k <= {n_keys / 2:g}", f"{n_keys / 32:g} < k <= {n_keys / 8:g}",
-              f"k <= {n_keys / 32:g}")
+    bounds = (
+        f"k > {n_keys / 2:g}",
+        f"{n_keys / 8:g} < k <= {n_keys / 2:g}",
+        f"{n_keys / 32:g} < k <= {n_keys / 8:g}",
+        f"k <= {n_keys / 32:g}",
+    )
     handles = [Patch(color=_CLASS_COLOURS[n], label=f"{n}: {b}") for n, b in zip(names, bounds, strict=True)]
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save_atomic(fig, path)

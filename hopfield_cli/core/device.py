@@ -24,14 +24,18 @@ def resolve_device(spec: str) -> torch.device:
         return torch.device("cpu")
     if spec == "cuda" or spec.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device '{spec}' requested but CUDA is not available; use device=auto or device=cpu")
+            raise ValueError(
+                f"device '{spec}' requested but CUDA is not available; use device=auto or device=cpu"
+            )
         if ":" in spec:
             idx_text = spec.split(":", 1)[1]
             if not idx_text.isdigit():
                 raise ValueError(f"device '{spec}' is not of the form cuda:N")
             idx = int(idx_text)
             if idx >= torch.cuda.device_count():
-                raise ValueError(f"device '{spec}' does not exist: {torch.cuda.device_count()} CUDA device(s) visible")
+                raise ValueError(
+                    f"device '{spec}' does not exist: {torch.cuda.device_count()} CUDA device(s) visible"
+                )
             return torch.device("cuda", idx)
         return torch.device("cuda")
     raise ValueError(f"device '{spec}' is not one of auto, cpu, cuda, cuda:N")

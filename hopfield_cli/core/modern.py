@@ -17,7 +17,9 @@ from hopfield_cli.core.base import RetrievalResult
 
 def _check(patterns: torch.Tensor, states: torch.Tensor) -> None:
     if patterns.dim() != 2 or states.dim() != 2:
-        raise ValueError(f"patterns (N, d) and states (B, d) must be 2-D, got {tuple(patterns.shape)}, {tuple(states.shape)}")
+        raise ValueError(
+            f"patterns (N, d) and states (B, d) must be 2-D, got {tuple(patterns.shape)}, {tuple(states.shape)}"
+        )
     if patterns.shape[1] != states.shape[1]:
         raise ValueError(f"pattern dim {patterns.shape[1]} != state dim {states.shape[1]}")
     if patterns.shape[0] < 1:
@@ -47,7 +49,9 @@ class ModernHopfield:
 
     # -- planning -------------------------------------------------------------------------------------------
     def _budget(self, device: torch.device) -> int:
-        return streaming.default_memory_budget(device) if self.memory_budget is None else int(self.memory_budget)
+        return (
+            streaming.default_memory_budget(device) if self.memory_budget is None else int(self.memory_budget)
+        )
 
     def _plan(self, patterns: torch.Tensor, n_queries: int, with_stats: bool) -> streaming.ChunkPlan:
         return streaming.plan_chunks(
@@ -117,8 +121,15 @@ class ModernHopfield:
         b = queries.shape[0]
         dev = patterns.device
         streaming.estimate_memory(
-            n, b, d, dtype=patterns.dtype, device=dev, memory_budget=self._budget(dev),
-            update_steps_max=update_steps_max, patterns_allocated=True, k90_cap=self.k90_cap,
+            n,
+            b,
+            d,
+            dtype=patterns.dtype,
+            device=dev,
+            memory_budget=self._budget(dev),
+            update_steps_max=update_steps_max,
+            patterns_allocated=True,
+            k90_cap=self.k90_cap,
         )
         acc = streaming.acc_dtype(patterns.dtype)
         norm_max = streaming.max_norm(patterns)

@@ -188,7 +188,9 @@ def estimate_memory(
     elem = torch.tensor([], dtype=dtype).element_size()
     acc = torch.tensor([], dtype=acc_dtype(dtype)).element_size()
     patterns_bytes = n_patterns * dim * elem
-    working = n_queries * dim * (2 * elem + 3 * acc) + n_queries * (update_steps_max + 1) * acc + 64 * n_queries
+    working = (
+        n_queries * dim * (2 * elem + 3 * acc) + n_queries * (update_steps_max + 1) * acc + 64 * n_queries
+    )
     plan = plan_chunks(n_patterns, n_queries, dtype=dtype, memory_budget=budget, k90_cap=k90_cap)
     free = available_memory(device)
     est = MemoryEstimate(0 if patterns_allocated else patterns_bytes, working, plan.block_bytes, free, plan)
@@ -206,7 +208,9 @@ def max_norm(patterns: torch.Tensor, chunk: int = 1 << 16) -> float:
     """M = max_i ||x_i||, computed in chunks so no (N, d) temporary is made."""
     best = 0.0
     for start in range(0, patterns.shape[0], chunk):
-        part = torch.linalg.vector_norm(patterns[start : start + chunk], dim=1, dtype=acc_dtype(patterns.dtype))
+        part = torch.linalg.vector_norm(
+            patterns[start : start + chunk], dim=1, dtype=acc_dtype(patterns.dtype)
+        )
         best = max(best, float(part.max()))
     return best
 
@@ -322,7 +326,9 @@ def softmax_pass(
                 else:
                     if alpha is not None:
                         top.mul_(alpha[:, None])
-                    top = torch.topk(torch.cat([top, vals], dim=1), min(cap, top.shape[1] + vals.shape[1]), dim=1).values
+                    top = torch.topk(
+                        torch.cat([top, vals], dim=1), min(cap, top.shape[1] + vals.shape[1]), dim=1
+                    ).values
         rows = slice(q0, q0 + bq)
         if small:
             if xsum is None:

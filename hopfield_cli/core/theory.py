@@ -68,8 +68,10 @@ def theorem5_bound(
     well-separated pattern; 0 is its lower limit). Evaluated in log space so it never overflows to nan.
     """
     delta = torch.as_tensor(delta, dtype=torch.float64)
-    dist = torch.maximum(torch.as_tensor(distance, dtype=torch.float64),
-                         torch.as_tensor(fixed_point_distance, dtype=torch.float64))
+    dist = torch.maximum(
+        torch.as_tensor(distance, dtype=torch.float64),
+        torch.as_tensor(fixed_point_distance, dtype=torch.float64),
+    )
     log_bound = math.log(2.0 * max(n_patterns - 1, 0) * norm_max) - beta * (delta - 2.0 * dist * norm_max)
     return torch.exp(log_bound) if n_patterns > 1 else torch.zeros_like(log_bound)
 

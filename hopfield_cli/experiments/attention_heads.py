@@ -45,8 +45,10 @@ def load_attention(path: str | Path) -> torch.Tensor:
     p = require_file(path, FIELD)
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
-        raise UsageError(FIELD, f"unsupported extension '{p.suffix or '(none)'}' of {p.name}; use one of "
-                                f"{', '.join(SUFFIXES)}")
+        raise UsageError(
+            FIELD,
+            f"unsupported extension '{p.suffix or '(none)'}' of {p.name}; use one of {', '.join(SUFFIXES)}",
+        )
     if suffix == ".safetensors":
         data = _read_safetensors(p)
     elif suffix == ".npy":
@@ -99,7 +101,9 @@ def _read_torch(p: Path) -> Any:
     except pickle.UnpicklingError:
         raise UsageError(FIELD, f"{p.name} is {PICKLE_REFUSED}") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise UsageError(FIELD, f"{p.name} is not a valid torch file or is truncated ({type(exc).__name__})") from None
+        raise UsageError(
+            FIELD, f"{p.name} is not a valid torch file or is truncated ({type(exc).__name__})"
+        ) from None
     if isinstance(obj, dict):
         tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
         for wanted in NAMES:
@@ -107,8 +111,10 @@ def _read_torch(p: Path) -> Any:
                 return obj[wanted]
         if len(tensors) == 1:
             return next(iter(tensors.values()))
-        raise UsageError(FIELD, f"{p.name} holds a dict with {len(tensors)} tensors; expected one, or one named "
-                                "'attentions'")
+        raise UsageError(
+            FIELD,
+            f"{p.name} holds a dict with {len(tensors)} tensors; expected one, or one named 'attentions'",
+        )
     return obj
 
 
@@ -125,14 +131,19 @@ def _as_probabilities(data: Any, name: str) -> torch.Tensor:
             raise UsageError(FIELD, f"{name} has dtype {data.dtype}; expected real probabilities")
         data = torch.from_numpy(np.ascontiguousarray(data))
     if not isinstance(data, torch.Tensor):
-        raise UsageError(FIELD, f"{name} holds a {type(data).__name__}; expected a tensor of attention probabilities")
+        raise UsageError(
+            FIELD, f"{name} holds a {type(data).__name__}; expected a tensor of attention probabilities"
+        )
     if data.is_complex() or data.dtype == torch.bool:
         raise UsageError(FIELD, f"{name} has dtype {data.dtype}; expected real probabilities")
     if data.dim() == 3:
         data = data[None]
     if data.dim() != 4:
-        raise UsageError(FIELD, f"{name} has shape {tuple(data.shape)}; expected (layers, heads, queries, keys) or "
-                                "(heads, queries, keys), e.g. one sequence of output_attentions=True")
+        raise UsageError(
+            FIELD,
+            f"{name} has shape {tuple(data.shape)}; expected (layers, heads, queries, keys) or "
+            "(heads, queries, keys), e.g. one sequence of output_attentions=True",
+        )
     if 0 in data.shape:
         raise UsageError(FIELD, f"{name} is empty: shape {tuple(data.shape)}")
     data = data.detach().to(torch.float32 if data.dtype != torch.float64 else torch.float64)
@@ -157,15 +168,21 @@ def check_rows(probs: torch.Tensor, name: str) -> None:
         negative = (block < 0).any(dim=1)
         if negative.any():
             i = int(negative.nonzero()[0])
-            raise UsageError(FIELD, f"{name} has a negative probability ({float(block[i].min()):.3g}) at "
-                                    f"{_where(start + i, tuple(probs.shape))}")
+            raise UsageError(
+                FIELD,
+                f"{name} has a negative probability ({float(block[i].min()):.3g}) at "
+                f"{_where(start + i, tuple(probs.shape))}",
+            )
         sums = block.sum(dim=1, dtype=torch.float64)
         off = (sums - 1.0).abs() > ROW_SUM_TOL
         if off.any():
             i = int(off.nonzero()[0])
-            raise UsageError(FIELD, f"{name}: the row at {_where(start + i, tuple(probs.shape))} sums to "
-                                    f"{float(sums[i]):.6g}; attention probabilities must sum to 1 (tolerance "
-                                    f"{ROW_SUM_TOL:g}). Pass softmax outputs, not scores")
+            raise UsageError(
+                FIELD,
+                f"{name}: the row at {_where(start + i, tuple(probs.shape))} sums to "
+                f"{float(sums[i]):.6g}; attention probabilities must sum to 1 (tolerance "
+                f"{ROW_SUM_TOL:g}). Pass softmax outputs, not scores",
+            )
 
 
 def query_k90(probs: torch.Tensor) -> torch.Tensor:
@@ -184,12 +201,20 @@ def head_table(k: torch.Tensor, n_keys: int) -> pd.DataFrame:
         for head in range(heads):
             values = kk[layer, head]
             k_median = float(np.median(values))
-            rows.append({
-                "layer": layer, "head": head, "num_queries": n_queries, "num_keys": n_keys,
-                "k_median": k_median, "k_q25": float(np.quantile(values, 0.25)),
-                "k_q75": float(np.quantile(values, 0.75)), "k_mean": float(values.mean()),
-                "k_median_fraction": k_median / n_keys, "head_class": head_class(k_median, n_keys),
-            })
+            rows.append(
+                {
+                    "layer": layer,
+                    "head": head,
+                    "num_queries": n_queries,
+                    "num_keys": n_keys,
+                    "k_median": k_median,
+                    "k_q25": float(np.quantile(values, 0.25)),
+                    "k_q75": float(np.quantile(values, 0.75)),
+                    "k_mean": float(values.mean()),
+                    "k_median_fraction": k_median / n_keys,
+                    "head_class": head_class(k_median, n_keys),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -213,19 +238,33 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     write_table(queries, run_dir, QUERY_STEM)
     counts = table.groupby("layer")["head_class"].value_counts().unstack(fill_value=0)
     counts = counts.reindex(columns=list(HEAD_CLASSES), fill_value=0)
-    write_json(run_dir / "summary.json", {
-        "attention": str(cfg.attention), "shape": [layers, heads, n_queries, n_keys],
-        "thresholds": {"I": f"k > {n_keys / 2:g}", "II": f"{n_keys / 8:g} < k <= {n_keys / 2:g}",
-                       "III": f"{n_keys / 32:g} < k <= {n_keys / 8:g}", "IV": f"k <= {n_keys / 32:g}"},
-        "classes_per_layer": {int(i): {c: int(counts.loc[i, c]) for c in HEAD_CLASSES} for i in counts.index},
-    })
+    write_json(
+        run_dir / "summary.json",
+        {
+            "attention": str(cfg.attention),
+            "shape": [layers, heads, n_queries, n_keys],
+            "thresholds": {
+                "I": f"k > {n_keys / 2:g}",
+                "II": f"{n_keys / 8:g} < k <= {n_keys / 2:g}",
+                "III": f"{n_keys / 32:g} < k <= {n_keys / 8:g}",
+                "IV": f"k <= {n_keys / 32:g}",
+            },
+            "classes_per_layer": {
+                int(i): {c: int(counts.loc[i, c]) for c in HEAD_CLASSES} for i in counts.index
+            },
+        },
+    )
     if cfg.plots:
         classes = table["head_class"].to_numpy().reshape(layers, heads)
         plots.save_head_classes(run_dir / "attention_classes.png", classes, n_keys)
     seconds = time.perf_counter() - started
-    write_run_info(run_dir, "metastable-scan", int(cfg.seed), "cpu", seconds=seconds, attention=str(cfg.attention))
-    summary = Table(title=f"attention heads by class ({layers} layers x {heads} heads, N = {n_keys} keys)",
-                    title_justify="left")
+    write_run_info(
+        run_dir, "metastable-scan", int(cfg.seed), "cpu", seconds=seconds, attention=str(cfg.attention)
+    )
+    summary = Table(
+        title=f"attention heads by class ({layers} layers x {heads} heads, N = {n_keys} keys)",
+        title_justify="left",
+    )
     for name in ("layer", *HEAD_CLASSES, "median k-bar"):
         summary.add_column(name, justify="right")
     for layer in range(layers):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import pandas as pd
 import torch
 from omegaconf import OmegaConf
 
-from hopfield_cli.cells import CELLS_FILE, SWEEP_FILE, CellLog
+from hopfield_cli.cells import SWEEP_FILE, CellLog
 from hopfield_cli.config import parse_bytes
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments.capacity_table import capacity_table, pooled_rates, print_summary
@@ -46,8 +45,12 @@ from hopfield_cli.experiments.common import (
 from hopfield_cli.output import write_json, write_run_info, write_table
 from hopfield_cli.progress import cell_progress
 
-BLOCK_ROWS = 4096  # generated patterns come in blocks of this many rows: every N is a prefix of the same stream
-CACHE_BYTES = 1 << 30  # generated pattern rows kept across cells (all trials of one d); beyond it they are redrawn
+BLOCK_ROWS = (
+    4096  # generated patterns come in blocks of this many rows: every N is a prefix of the same stream
+)
+CACHE_BYTES = (
+    1 << 30
+)  # generated pattern rows kept across cells (all trials of one d); beyond it they are redrawn
 # Config fields that never change a result: left out of the fingerprint so a resume may change them.
 NOT_IN_FINGERPRINT = ("resume", "plots", "device", "memory_budget")
 
@@ -121,7 +124,10 @@ class PatternBank:
         if have_n < n:
             blocks = [self._block(trial, b) for b in range(have_n // BLOCK_ROWS, -(-n // BLOCK_ROWS))]
             have = torch.cat(([have] if have is not None else []) + blocks)
-            if have.numel() * 4 + sum(r.numel() * 4 for t, r in self.rows.items() if t != trial) > CACHE_BYTES:
+            if (
+                have.numel() * 4 + sum(r.numel() * 4 for t, r in self.rows.items() if t != trial)
+                > CACHE_BYTES
+            ):
                 self.rows = {}  # keep memory bounded at huge N: the other trials are redrawn when needed
             self.rows[trial] = have
         return have[:n]
@@ -160,7 +166,9 @@ def load_fixed_patterns(cfg: Any) -> tuple[torch.Tensor | None, dict[str, Any]]:
         patterns, metadata = load_memory(cfg.memory, field="memory")
         return patterns.to(torch.float32), dict(metadata)
     if cfg.patterns.source in ("file", "images"):
-        proxy = SimpleNamespace(patterns=cfg.patterns, normalise="none", binarise=False, num_patterns=None, dim=None)
+        proxy = SimpleNamespace(
+            patterns=cfg.patterns, normalise="none", binarise=False, num_patterns=None, dim=None
+        )
         pattern_set = build_patterns(proxy, torch.Generator().manual_seed(int(cfg.seed)))
         return pattern_set.patterns, dict(pattern_set.metadata)
     return None, {"source": cfg.patterns.source}
@@ -169,7 +177,9 @@ def load_fixed_patterns(cfg: Any) -> tuple[torch.Tensor | None, dict[str, Any]]:
 # --- one cell -----------------------------------------------------------------------------------------
 
 
-def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+def run_cell(
+    cfg: Any, series: Series, n: int, bank: PatternBank, ctx: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Retrieve ``num_queries`` corrupted patterns in each trial at N = n; one row per trial.
 
     All queries of a trial go to the core in ONE batched call; trials loop (each trial stores a different
@@ -184,13 +194,19 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: dict[str,
         started = time.perf_counter()
         patterns = bank.prefix(trial, n)
         queries, target_ids = make_queries(cfg, patterns, trial, ctx["image_side"])
-        patterns, queries = check_binary(patterns, queries, binarise=bool(cfg.model.binarise), model_name=series.model)
+        patterns, queries = check_binary(
+            patterns, queries, binarise=bool(cfg.model.binarise), model_name=series.model
+        )
         x = patterns.to(device=ctx["device"], dtype=ctx["dtype"])
-        result = model.retrieve(x, queries.to(x), update_steps_max=int(cfg.update_steps_max), eps=float(cfg.eps))
+        result = model.retrieve(
+            x, queries.to(x), update_steps_max=int(cfg.update_steps_max), eps=float(cfg.eps)
+        )
         states, x32 = result.states.float(), x.float()
         retrieved_ids, _ = nearest_patterns(x32, states)
         target_ids = target_ids.to(x.device)
-        success = success_mask(cfg.success, cfg.success_tol, states, x32[target_ids], retrieved_ids, target_ids)
+        success = success_mask(
+            cfg.success, cfg.success_tol, states, x32[target_ids], retrieved_ids, target_ids
+        )
         rows.append(
             {
                 **series.key(n),
@@ -254,7 +270,6 @@ def series_budget(cfg: Any, limit: int) -> int:
     return steps + int(cfg.refine_steps)
 
 
-
 # --- the sweep ----------------------------------------------------------------------------------------
 
 
@@ -275,23 +290,10 @@ def sweep_dims(cfg: Any, fixed: torch.Tensor | None) -> list[int]:
     d = int(fixed.shape[1])
     if cfg.dims is not None and [int(x) for x in cfg.dims] != [d]:
         field = "memory" if cfg.memory is not None else "patterns.path"
-        raise UsageError("dims", f"the patterns of {field} have d = {d}; leave dims unset (null) or set dims=[{d}]")
+        raise UsageError(
+            "dims", f"the patterns of {field} have d = {d}; leave dims unset (null) or set dims=[{d}]"
+        )
     return [d]
-
-
-def end_torn_line(path: Path) -> None:
-    """Close a line torn by a kill with a newline, so the next appended cell starts a line of its own.
-
-    CellLog skips the torn line when reading, but appends straight after it: the first new cell would be
-    glued to it and lost on the next resume.
-    """
-    if path.is_file() and path.stat().st_size > 0:
-        with open(path, "rb+") as fh:
-            fh.seek(-1, 2)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
 
 
 def resume_dir(cfg: Any, run_dir: Path) -> Path:
@@ -314,9 +316,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     dims = sweep_dims(cfg, fixed)
     betas = [float(b) for b in (cfg.betas or [cfg.beta])]
     models = list(dict.fromkeys(cfg.models))
-    series = [
-        Series(m, b, d) for d in dims for m in models for b in (betas if m in BETA_MODELS else [None])
-    ]
+    series = [Series(m, b, d) for d in dims for m in models for b in (betas if m in BETA_MODELS else [None])]
     image_side = metadata.get("image_side")
     ctx = {
         "device": device,
@@ -333,7 +333,6 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
             check_binary(first, queries, binarise=bool(cfg.model.binarise), model_name=m)
         pattern_norms[d] = float(bank.prefix(0, min(BLOCK_ROWS, bank.limit)).norm(dim=1).max())
     log = CellLog(run_dir, fingerprint(cfg, metadata))
-    end_torn_line(run_dir / CELLS_FILE)
     resumed, computed = len(log), 0
 
     budget = {s: series_budget(cfg, banks[s.dim].limit) for s in series}
@@ -356,7 +355,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                 bar.set_total(sum(budget.values()))
                 all_rows.extend(rows_s)
             banks[d].rows = {}  # free this dimension's patterns
-    results = pd.DataFrame(all_rows).sort_values(["model", "beta", "dim", "num_patterns", "trial"], na_position="first")
+    results = pd.DataFrame(all_rows).sort_values(
+        ["model", "beta", "dim", "num_patterns", "trial"], na_position="first"
+    )
     results = results.reset_index(drop=True)
     write_table(results, run_dir, "results")
     limit = min(b.limit for b in banks.values())
@@ -373,7 +374,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
             "seconds": round(seconds, 3),
         },
     )
-    write_run_info(run_dir, "capacity-sweep", int(cfg.seed), device, cells_resumed=resumed, cells_computed=computed)
+    write_run_info(
+        run_dir, "capacity-sweep", int(cfg.seed), device, cells_resumed=resumed, cells_computed=computed
+    )
     if cfg.plots:
         from hopfield_cli.plots import save_capacity_vs_dim, save_success_curves
 

@@ -35,7 +35,9 @@ def _capacity(rates: dict[int, float], threshold: float) -> int:
     return max((n for n, r in rates.items() if r >= threshold), default=0)
 
 
-def capacity_table(results: pd.DataFrame, series: list, cfg: Any, limit: int, pattern_norms: dict) -> pd.DataFrame:
+def capacity_table(
+    results: pd.DataFrame, series: list, cfg: Any, limit: int, pattern_norms: dict
+) -> pd.DataFrame:
     """One row per (model, beta, d): capacity, its interval over trials, the theory, the fit over d."""
     from hopfield_cli.core import theory
 
@@ -78,11 +80,18 @@ def capacity_table(results: pd.DataFrame, series: list, cfg: Any, limit: int, pa
         row["theory_amit_0138d"] = classical.get("amit_0.138d", float("nan"))
         row["theory_mceliece_d_2logd"] = classical.get("mceliece_one_pattern", float("nan"))
         row["theory_mceliece_d_4logd"] = classical.get("mceliece_all_patterns", float("nan"))
-        row.update(thm3_k=float("nan"), thm3_c=float("nan"), thm3_condition=None, thm3_n=float("nan"), theory_note="")
+        row.update(
+            thm3_k=float("nan"), thm3_c=float("nan"), thm3_condition=None, thm3_n=float("nan"), theory_note=""
+        )
         if s.model == "modern" and d >= 2:
             k = pattern_norms[d] / math.sqrt(d - 1)  # M = K sqrt(d-1), M the largest pattern norm
             bound = theory.capacity_bound(float(s.beta), k, d, THEOREM3_P)
-            row.update(thm3_k=k, thm3_c=bound.c, thm3_condition=bool(bound.condition_holds), thm3_n=bound.n_guaranteed)
+            row.update(
+                thm3_k=k,
+                thm3_c=bound.c,
+                thm3_condition=bool(bound.condition_holds),
+                thm3_n=bound.n_guaranteed,
+            )
             row["theory_note"] = (
                 "Theorem 3 (p=0.001) on the sphere, as here"
                 if source == "sphere"
@@ -116,7 +125,9 @@ def add_fits(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def print_summary(capacity: pd.DataFrame, cfg: Any, seconds: float, computed: int, resumed: int, run_dir: Path) -> None:
+def print_summary(
+    capacity: pd.DataFrame, cfg: Any, seconds: float, computed: int, resumed: int, run_dir: Path
+) -> None:
     """The capacity table on the console (Rich), theory beside the measurement; notes below it."""
     from rich.table import Table
 
@@ -136,9 +147,15 @@ def print_summary(capacity: pd.DataFrame, cfg: Any, seconds: float, computed: in
         thm3 = "-" if math.isnan(r["thm3_n"]) else f"{r['thm3_n']:.3g} ({r['thm3_c']:.3g})"
         fit = "-" if math.isnan(r["fit_log_slope"]) else f"{r['fit_log_slope']:.3g} ({r['fit_r2']:.2f})"
         table.add_row(
-            r["model"], num(r["beta"], "{:g}"), str(r["dim"]), cap,
+            r["model"],
+            num(r["beta"], "{:g}"),
+            str(r["dim"]),
+            cap,
             f"{r['capacity_trial_median']:g} [{r['capacity_trial_min']:,}, {r['capacity_trial_max']:,}]",
-            num(r["theory_amit_0138d"]), num(r["theory_mceliece_d_2logd"]), thm3, fit,
+            num(r["theory_amit_0138d"]),
+            num(r["theory_mceliece_d_2logd"]),
+            thm3,
+            fit,
         )
     console.print(table)
     for note in sorted({r["theory_note"] for r in capacity.to_dict("records") if r["theory_note"]}):

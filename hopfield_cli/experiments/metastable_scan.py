@@ -121,7 +121,9 @@ def load_scan_patterns(cfg: Any, generator: torch.Generator) -> ScanPatterns:
     if clusters == 0:
         return ScanPatterns(base.to(torch.float32).contiguous(), metadata)
     if clusters > base.shape[0]:
-        raise UsageError("clusters", f"needs {clusters} centres but the source holds only {base.shape[0]} patterns")
+        raise UsageError(
+            "clusters", f"needs {clusters} centres but the source holds only {base.shape[0]} patterns"
+        )
     n = int(cfg.num_patterns)
     centres = base[:clusters].to(torch.float64)  # (C, d)
     cluster_ids = torch.arange(n) % clusters  # (N,)
@@ -130,10 +132,14 @@ def load_scan_patterns(cfg: Any, generator: torch.Generator) -> ScanPatterns:
     scale = float(cfg.cluster_spread) * centres.norm(dim=1, keepdim=True) / math.sqrt(d)  # (C, 1)
     patterns = centres[cluster_ids] + scale[cluster_ids] * noise
     metadata.update(clusters=clusters, cluster_spread=float(cfg.cluster_spread), num_patterns=n)
-    return ScanPatterns(patterns.to(torch.float32).contiguous(), metadata, cluster_ids, centres.to(torch.float32))
+    return ScanPatterns(
+        patterns.to(torch.float32).contiguous(), metadata, cluster_ids, centres.to(torch.float32)
+    )
 
 
-def make_queries(cfg: Any, data: ScanPatterns, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def make_queries(
+    cfg: Any, data: ScanPatterns, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Queries (B, d) and their target pattern ids (B,; -1 for random queries).
 
     corrupted: stored patterns in shuffled rounds (every pattern once before any twice), corrupted by
@@ -222,7 +228,9 @@ def beta_scales(data: ScanPatterns) -> BetaScales:
 def beta_grid(cfg: Any, scales: BetaScales) -> list[float]:
     """``num_betas`` log-spaced betas in [beta_min, beta_max]; unset ends come from ``scales``."""
     if not math.isfinite(scales.beta_global) and (cfg.beta_min is None or cfg.beta_max is None):
-        raise UsageError("beta_min", "all stored patterns are equal (m_max = 0): set beta_min and beta_max yourself")
+        raise UsageError(
+            "beta_min", "all stored patterns are equal (m_max = 0): set beta_min and beta_max yourself"
+        )
     beta_min = float(cfg.beta_min) if cfg.beta_min is not None else BETA_MIN_FACTOR * scales.beta_global
     if cfg.beta_max is not None:
         beta_max = float(cfg.beta_max)
@@ -245,15 +253,25 @@ def beta_grid(cfg: Any, scales: BetaScales) -> list[float]:
 
 
 def scan_beta(
-    beta: float, data: ScanPatterns, queries: torch.Tensor, target_ids: torch.Tensor, cfg: Any,
-    device: torch.device, dtype: torch.dtype, memory_budget: int,
+    beta: float,
+    data: ScanPatterns,
+    queries: torch.Tensor,
+    target_ids: torch.Tensor,
+    cfg: Any,
+    device: torch.device,
+    dtype: torch.dtype,
+    memory_budget: int,
 ) -> list[dict[str, Any]]:
     """Iterate every query to its fixed point at ``beta``; one row per query (see the module docstring)."""
     x = data.patterns.to(device=device, dtype=dtype)
     n = x.shape[0]
     model = ModernHopfield(beta, memory_budget=memory_budget)
-    res = model.retrieve(x, queries.to(device=device, dtype=dtype), update_steps_max=int(cfg.update_steps_max),
-                         eps=float(cfg.eps))
+    res = model.retrieve(
+        x,
+        queries.to(device=device, dtype=dtype),
+        update_steps_max=int(cfg.update_steps_max),
+        eps=float(cfg.eps),
+    )
     states = res.states
     nearest_id, dist_nearest = nearest_patterns(x, states)
     work = torch.promote_types(dtype, torch.float32)
@@ -284,7 +302,11 @@ def scan_beta(
 
 
 def _cluster_columns(
-    beta: float, x: torch.Tensor, states: torch.Tensor, cluster_ids: torch.Tensor, nearest_id: torch.Tensor,
+    beta: float,
+    x: torch.Tensor,
+    states: torch.Tensor,
+    cluster_ids: torch.Tensor,
+    nearest_id: torch.Tensor,
     target_ids: torch.Tensor,
 ) -> dict[str, list]:
     """Cluster of the nearest pattern, distance to that cluster's mean, and the softmax mass on that cluster."""
@@ -346,18 +368,43 @@ def dominant_changes(per_beta: pd.DataFrame) -> list[dict[str, Any]]:
     kinds, betas = per_beta["dominant_kind"].tolist(), per_beta["beta"].tolist()
     for i in range(1, len(kinds)):
         if kinds[i] != kinds[i - 1]:
-            changes.append({"from": kinds[i - 1], "to": kinds[i], "beta_below": betas[i - 1], "beta_above": betas[i],
-                            "beta": math.sqrt(betas[i - 1] * betas[i])})
+            changes.append(
+                {
+                    "from": kinds[i - 1],
+                    "to": kinds[i],
+                    "beta_below": betas[i - 1],
+                    "beta_above": betas[i],
+                    "beta": math.sqrt(betas[i - 1] * betas[i]),
+                }
+            )
     return changes
 
 
 def _fingerprint(cfg: Any, data: ScanPatterns, betas: list[float]) -> dict[str, Any]:
     """Everything that decides the numbers (device excluded: a scan may resume on another device)."""
-    keys = ("num_patterns", "dim", "clusters", "cluster_spread", "memory", "normalise", "binarise", "queries",
-            "num_queries", "update_steps_max", "eps", "seed", "dtype")
+    keys = (
+        "num_patterns",
+        "dim",
+        "clusters",
+        "cluster_spread",
+        "memory",
+        "normalise",
+        "binarise",
+        "queries",
+        "num_queries",
+        "update_steps_max",
+        "eps",
+        "seed",
+        "dtype",
+    )
     fp = {k: OmegaConf.to_container(cfg, resolve=True)[k] for k in keys}
-    fp.update(command="metastable-scan", patterns=dict(cfg.patterns), corruption=dict(cfg.corruption), betas=betas,
-              memory_checksum=data.metadata.get("checksum") if cfg.memory is not None else None)
+    fp.update(
+        command="metastable-scan",
+        patterns=dict(cfg.patterns),
+        corruption=dict(cfg.corruption),
+        betas=betas,
+        memory_checksum=data.metadata.get("checksum") if cfg.memory is not None else None,
+    )
     return fp
 
 
@@ -389,19 +436,35 @@ def _work_dir(cfg: Any, run_dir: Path) -> Path:
     return folder
 
 
-def _print_summary(per_beta: pd.DataFrame, scales: BetaScales, changes: list[dict], n: int, seconds: float) -> None:
+def _print_summary(
+    per_beta: pd.DataFrame, scales: BetaScales, changes: list[dict], n: int, seconds: float
+) -> None:
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"metastable-scan: fixed-point kinds across beta (N = {n})", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption="fractions of queries by kind; k90 median; "
-                  "energy (Eq. 2) and steps mean; conv = fraction converged")
+    table = Table(
+        title=f"metastable-scan: fixed-point kinds across beta (N = {n})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="fractions of queries by kind; k90 median; "
+        "energy (Eq. 2) and steps mean; conv = fraction converged",
+    )
     for name in ("beta", "beta*m_max^2", "global", "metastable", "single", "k90", "energy", "steps", "conv"):
         table.add_column(name, justify="right", no_wrap=True)
     for r in per_beta.itertuples():
-        table.add_row(f"{r.beta:.3g}", f"{r.beta_m_max_sq:.3g}", f"{r.frac_global:.2f}", f"{r.frac_metastable:.2f}",
-                      f"{r.frac_single:.2f}", f"{r.median_k90:g}", f"{r.mean_energy:.4g}", f"{r.mean_steps:.1f}",
-                      f"{r.frac_converged:.2f}")
+        table.add_row(
+            f"{r.beta:.3g}",
+            f"{r.beta_m_max_sq:.3g}",
+            f"{r.frac_global:.2f}",
+            f"{r.frac_metastable:.2f}",
+            f"{r.frac_single:.2f}",
+            f"{r.median_k90:g}",
+            f"{r.mean_energy:.4g}",
+            f"{r.mean_steps:.1f}",
+            f"{r.frac_converged:.2f}",
+        )
     console.print(table)
     rows: list[tuple[str, Any]] = [
         ("m_max = max ||x_i - m_x||", scales.m_max),
@@ -411,8 +474,10 @@ def _print_summary(per_beta: pd.DataFrame, scales: BetaScales, changes: list[dic
         ("patterns never well separated (Delta <= 0)", scales.never_separated),
     ]
     if math.isfinite(scales.beta_cluster_separated):
-        rows += [("cluster centres well separated from", scales.beta_cluster_separated),
-                 ("cluster-internal 1 / max m_max(l)^2", scales.beta_cluster_internal)]
+        rows += [
+            ("cluster centres well separated from", scales.beta_cluster_separated),
+            ("cluster-internal 1 / max m_max(l)^2", scales.beta_cluster_internal),
+        ]
     rows += [(f"dominant {c['from']} -> {c['to']} at beta", c["beta"]) for c in changes]
     rows.append(("seconds", seconds))
     console.print(key_value_table("theory scales beside the measured transitions", rows))
@@ -452,12 +517,22 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     changes = dominant_changes(per_beta)
     write_table(per_beta, work_dir, BETA_STEM)
     n = data.patterns.shape[0]
-    write_json(work_dir / "summary.json", {"num_patterns": n, "dim": data.patterns.shape[1], "betas": betas,
-                                           "scales": asdict(scales), "dominant_changes": changes})
+    write_json(
+        work_dir / "summary.json",
+        {
+            "num_patterns": n,
+            "dim": data.patterns.shape[1],
+            "betas": betas,
+            "scales": asdict(scales),
+            "dominant_changes": changes,
+        },
+    )
     if cfg.plots:
         _figures(work_dir, per_beta, scales, n)
     seconds = time.perf_counter() - started
-    write_run_info(work_dir, "metastable-scan", int(cfg.seed), device, seconds=seconds, hydra_run_dir=str(run_dir))
+    write_run_info(
+        work_dir, "metastable-scan", int(cfg.seed), device, seconds=seconds, hydra_run_dir=str(run_dir)
+    )
     _print_summary(per_beta, scales, changes, n, seconds)
     return per_beta
 
@@ -467,11 +542,21 @@ def _figures(work_dir: Path, per_beta: pd.DataFrame, scales: BetaScales, n: int)
 
     marks = {"1/m_max^2": scales.beta_global, "well separated": scales.beta_separated}
     if math.isfinite(scales.beta_cluster_separated):
-        marks = {"1/m_max^2": scales.beta_global, "centres separated": scales.beta_cluster_separated,
-                 "cluster-internal": scales.beta_cluster_internal}
+        marks = {
+            "1/m_max^2": scales.beta_global,
+            "centres separated": scales.beta_cluster_separated,
+            "cluster-internal": scales.beta_cluster_internal,
+        }
     marks = {k: v for k, v in marks.items() if math.isfinite(v)}
     betas = per_beta["beta"].tolist()
     fractions = {kind: per_beta[f"frac_{kind}"].tolist() for kind in ("global", "metastable", "single")}
     plots.save_kind_fractions(work_dir / "kind_fractions.png", betas, fractions, marks)
-    plots.save_k90_vs_beta(work_dir / "k90_vs_beta.png", betas, per_beta["median_k90"].tolist(), n, marks,
-                           per_beta["k90_q25"].tolist(), per_beta["k90_q75"].tolist())
+    plots.save_k90_vs_beta(
+        work_dir / "k90_vs_beta.png",
+        betas,
+        per_beta["median_k90"].tolist(),
+        n,
+        marks,
+        per_beta["k90_q25"].tolist(),
+        per_beta["k90_q75"].tolist(),
+    )

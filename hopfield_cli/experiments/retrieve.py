@@ -97,7 +97,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     patterns = pattern_set.patterns
     queries, target_ids = make_queries(cfg, pattern_set, generator)
     if cfg.model.name in BINARY_MODELS:
-        patterns, queries = check_binary(patterns, queries, binarise=bool(cfg.model.binarise), model_name=cfg.model.name)
+        patterns, queries = check_binary(
+            patterns, queries, binarise=bool(cfg.model.binarise), model_name=cfg.model.name
+        )
     model = build_model(cfg, parse_bytes(cfg.memory_budget))
 
     x = patterns.to(device=device, dtype=dtype)
@@ -133,7 +135,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
             "converged": result.converged.cpu().numpy(),
             "energy_first": energies[:, 0].cpu().numpy(),
             "energy_last": energies.gather(1, last_col[:, None])[:, 0].cpu().numpy(),
-            "max_weight": result.max_weight.double().cpu().numpy() if result.max_weight is not None else float("nan"),
+            "max_weight": result.max_weight.double().cpu().numpy()
+            if result.max_weight is not None
+            else float("nan"),
             "k90": result.k90.cpu().numpy() if result.k90 is not None else -1,
             "kind": kinds,
         },
@@ -160,7 +164,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     return table
 
 
-def summarise(table: pd.DataFrame, cfg: Any, n: int, d: int, seconds: float, k90_cap: int | None) -> dict[str, Any]:
+def summarise(
+    table: pd.DataFrame, cfg: Any, n: int, d: int, seconds: float, k90_cap: int | None
+) -> dict[str, Any]:
     kinds = table["kind"].value_counts().to_dict()
     return {
         "model": cfg.model.name,

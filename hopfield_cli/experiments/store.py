@@ -34,8 +34,14 @@ def run(cfg: Any, run_dir: Path) -> Path:
         ("N (patterns)", stats["num_patterns"]),
         ("d (dimension)", stats["dim"]),
         ("M = max ||x_i||", stats["M"]),
-        ("Delta_min (separation)" + (" [sampled]" if stats["separation_sampled"] else ""), stats["delta_min"]),
-        (f"well separated at beta={cfg.beta:g}", f"{stats['well_separated']:,} / {stats['separation_rows']:,}"),
+        (
+            "Delta_min (separation)" + (" [sampled]" if stats["separation_sampled"] else ""),
+            stats["delta_min"],
+        ),
+        (
+            f"well separated at beta={cfg.beta:g}",
+            f"{stats['well_separated']:,} / {stats['separation_rows']:,}",
+        ),
         ("global fixed point (beta m_max^2 < 1)", stats["global_fixed_point"]),
         ("memory file", str(out)),
     ]

@@ -46,14 +46,18 @@ def assert_clean_error(proc, field: str, allowed: str, run_dir) -> None:
 
 
 @pytest.mark.parametrize("command", ["store", "retrieve"])
-@pytest.mark.parametrize(("args", "field", "allowed"), BAD_INPUTS, ids=[" ".join(a) for a, _, _ in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("args", "field", "allowed"), BAD_INPUTS, ids=[" ".join(a) for a, _, _ in BAD_INPUTS]
+)
 def test_bad_input_is_one_clean_line(run_cli, tmp_path, command, args, field, allowed):
     run_dir = tmp_path / "run"
     proc = run_cli(command, *args, f"hydra.run.dir={run_dir}", f"hydra.sweep.dir={run_dir}")
     assert_clean_error(proc, field, allowed, run_dir)
 
 
-@pytest.mark.parametrize(("args", "field", "allowed"), RETRIEVE_ONLY, ids=[" ".join(a) for a, _, _ in RETRIEVE_ONLY])
+@pytest.mark.parametrize(
+    ("args", "field", "allowed"), RETRIEVE_ONLY, ids=[" ".join(a) for a, _, _ in RETRIEVE_ONLY]
+)
 def test_retrieve_bad_input_is_one_clean_line(run_cli, tmp_path, args, field, allowed):
     run_dir = tmp_path / "run"
     proc = run_cli("retrieve", *args, f"hydra.run.dir={run_dir}")

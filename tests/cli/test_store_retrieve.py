@@ -25,8 +25,14 @@ def test_store_then_retrieve_meets_the_issue_target(run_cli, tmp_path):
     assert set(torch.unique(patterns).tolist()) == {-1.0, 1.0}
     for key in ("source", "num_patterns", "dim", "seed", "checksum", "versions", "normalisation"):
         assert key in meta, key
-    proc = run_cli("retrieve", "memory=mem.safetensors", "corruption=flip", "corruption.p=0.2", "beta=8",
-                   "hydra.run.dir=ret_run")
+    proc = run_cli(
+        "retrieve",
+        "memory=mem.safetensors",
+        "corruption=flip",
+        "corruption.p=0.2",
+        "beta=8",
+        "hydra.run.dir=ret_run",
+    )
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "ret_run"
     table = pd.read_parquet(run / "results.parquet")
@@ -50,8 +56,11 @@ def test_same_seed_same_table(run_cli, tmp_path):
     a = run_cli("retrieve", *args, "hydra.run.dir=a")
     b = run_cli("retrieve", *args, "hydra.run.dir=b")
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a/results.csv"), pd.read_csv(tmp_path / "b/results.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "a/results.csv"), pd.read_csv(tmp_path / "b/results.csv")
+    )
     c = run_cli("retrieve", *args, "seed=1", "hydra.run.dir=c")
+    assert c.returncode == 0, c.stderr
     assert not pd.read_csv(tmp_path / "c/results.csv").equals(pd.read_csv(tmp_path / "a/results.csv"))
 
 
@@ -81,7 +90,9 @@ def _user_files(tmp_path):
     rng = np.random.default_rng(0)
     data = np.sign(rng.standard_normal((40, 24))).astype(np.float32)
     np.save(tmp_path / "p.npy", data)
-    np.savetxt(tmp_path / "p.csv", data, delimiter=",", header=",".join(f"c{i}" for i in range(24)), comments="")
+    np.savetxt(
+        tmp_path / "p.csv", data, delimiter=",", header=",".join(f"c{i}" for i in range(24)), comments=""
+    )
     from safetensors.torch import save_file
 
     save_file({"patterns": torch.from_numpy(data)}, str(tmp_path / "p.safetensors"))
@@ -113,13 +124,21 @@ def _draw_images(folder, count=6, size=48):
 
 def test_images_store_and_retrieve_lower_half_mask(run_cli, tmp_path):
     _draw_images(tmp_path / "imgs")
-    proc = run_cli("store", "patterns=images", "patterns.path=imgs", "patterns.side=16", "out=faces.safetensors",
-                   "hydra.run.dir=s")
+    proc = run_cli(
+        "store",
+        "patterns=images",
+        "patterns.path=imgs",
+        "patterns.side=16",
+        "out=faces.safetensors",
+        "hydra.run.dir=s",
+    )
     assert proc.returncode == 0, proc.stderr
     with safe_open(tmp_path / "faces.safetensors", "pt") as fh:
         x = fh.get_tensor("patterns")
     assert x.shape == (6, 256) and x.min() >= -1 and x.max() <= 1
-    proc = run_cli("retrieve", "memory=faces.safetensors", "corruption=mask_lower_half", "beta=8", "hydra.run.dir=r")
+    proc = run_cli(
+        "retrieve", "memory=faces.safetensors", "corruption=mask_lower_half", "beta=8", "hydra.run.dir=r"
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r/retrieval_grid.png").stat().st_size > 1000
     table = pd.read_csv(tmp_path / "r/results.csv")
@@ -133,7 +152,9 @@ def test_retrieve_queries_from_file(run_cli, tmp_path):
     queries = patterns[[3, 7, 11]].copy()
     queries[:, :4] *= -1
     np.save(tmp_path / "q.npy", queries)
-    proc = run_cli("retrieve", "patterns=file", "patterns.path=p.npy", "queries_file=q.npy", "hydra.run.dir=r")
+    proc = run_cli(
+        "retrieve", "patterns=file", "patterns.path=p.npy", "queries_file=q.npy", "hydra.run.dir=r"
+    )
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "r/results.csv")
     assert table["target_id"].tolist() == [3, 7, 11]
@@ -142,8 +163,15 @@ def test_retrieve_queries_from_file(run_cli, tmp_path):
 
 @pytest.mark.parametrize("model", ["classical", "dense", "exponential", "sparse"])
 def test_retrieve_every_family(run_cli, tmp_path, model):
-    proc = run_cli("retrieve", f"model={model}", "num_patterns=5", "dim=64", "corruption.p=0.05", "beta=1",
-                   "hydra.run.dir=r")
+    proc = run_cli(
+        "retrieve",
+        f"model={model}",
+        "num_patterns=5",
+        "dim=64",
+        "corruption.p=0.05",
+        "beta=1",
+        "hydra.run.dir=r",
+    )
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "r/results.csv")
     assert table["success"].mean() >= 0.8, table
@@ -153,6 +181,12 @@ def test_binary_family_refuses_real_patterns(run_cli, tmp_path):
     proc = run_cli("retrieve", "model=classical", "patterns=gaussian", "hydra.run.dir=r")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: patterns") and "binarise" in proc.stderr
-    proc = run_cli("retrieve", "model=classical", "model.binarise=true", "patterns=gaussian", "num_patterns=5",
-                   "hydra.run.dir=r2")
+    proc = run_cli(
+        "retrieve",
+        "model=classical",
+        "model.binarise=true",
+        "patterns=gaussian",
+        "num_patterns=5",
+        "hydra.run.dir=r2",
+    )
     assert proc.returncode == 0, proc.stderr

@@ -18,7 +18,18 @@ REPO = Path(__file__).resolve().parents[2]
 def test_wheel_installed_elsewhere_runs_retrieve(tmp_path):
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(REPO),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -39,14 +50,22 @@ def test_wheel_installed_elsewhere_runs_retrieve(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target), COLUMNS="120")
     where = subprocess.run(
         [sys.executable, "-c", "import hopfield_cli.cli as c; print(c.__file__); print(c.config_dir())"],
-        cwd=work, env=env, capture_output=True, text=True, check=True,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert where[0].startswith(str(target)) and where[1].startswith(str(target)), where
     script = target / "bin" / "hopfield"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "hopfield_cli"]
     proc = subprocess.run(
         [*cmd, "retrieve", "num_patterns=64", "dim=32", "corruption.p=0.1", "hydra.run.dir=run"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=300,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(work / "run" / "results.csv")

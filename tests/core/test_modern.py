@@ -40,7 +40,9 @@ def ref_retrieve(x, q, beta, steps_max, eps):
 def make(seed, n, b, d, scale, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     x = scale * torch.randn(n, d, generator=g, dtype=torch.float64)
-    q = x[torch.randint(0, n, (b,), generator=g)] + 0.5 * scale * torch.randn(b, d, generator=g, dtype=torch.float64)
+    q = x[torch.randint(0, n, (b,), generator=g)] + 0.5 * scale * torch.randn(
+        b, d, generator=g, dtype=torch.float64
+    )
     return x.to(dtype), q.to(dtype)
 
 

@@ -19,7 +19,9 @@ def k90_numpy(p: np.ndarray) -> np.ndarray:
 def make(seed, n, b, d, scale, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     x = scale * torch.randn(n, d, generator=g, dtype=torch.float64)
-    q = x[torch.randint(0, n, (b,), generator=g)] + scale * torch.randn(b, d, generator=g, dtype=torch.float64)
+    q = x[torch.randint(0, n, (b,), generator=g)] + scale * torch.randn(
+        b, d, generator=g, dtype=torch.float64
+    )
     return x.to(dtype), q.to(dtype)
 
 

@@ -50,8 +50,9 @@ def test_theorem5_one_update_bound_science_setting():
     new = ModernHopfield(beta).update(x, queries)
     err = torch.linalg.vector_norm(new - x, dim=1)
     dist = torch.linalg.vector_norm(queries - x, dim=1)
-    bound = theorem5_bound(delta, dist, n_patterns=n, beta=beta, norm_max=radius,
-                           fixed_point_distance=1.0 / (beta * n * radius))
+    bound = theorem5_bound(
+        delta, dist, n_patterns=n, beta=beta, norm_max=radius, fixed_point_distance=1.0 / (beta * n * radius)
+    )
     assert bool((err <= bound).all())
     assert float(err.max()) < 1e-10
 

@@ -58,7 +58,14 @@ def test_next_n_grows_then_bisects_the_crossing():
     while (n := next_n(rates, cfg, limit=10**6)) is not None:
         order.append(n)
         rates[n] = 1.0 if n <= true_capacity else 0.0
-    assert order[:6] == [4, 16, 64, 256, 1024, 64 + 64]  # growth stops after two fails, bisection starts at 64..256
+    assert order[:6] == [
+        4,
+        16,
+        64,
+        256,
+        1024,
+        64 + 64,
+    ]  # growth stops after two fails, bisection starts at 64..256
     assert len(order) == 5 + 4  # 5 growth cells + 4 refinement cells
     passing = max(n for n in order if rates[n] == 1.0)
     failing = min(n for n in order if rates[n] == 0.0)
@@ -107,8 +114,14 @@ def test_classical_capacity_near_0138d(tmp_path):
 
 def test_modern_capacity_grows_exponentially_in_d(tmp_path):
     capacity = sweep(
-        tmp_path, "models=[modern]", "dims=[8,12,16,20]", "patterns=sphere", "corruption=noise",
-        "corruption.sigma=1.0", "trials=3", "refine_steps=4",
+        tmp_path,
+        "models=[modern]",
+        "dims=[8,12,16,20]",
+        "patterns=sphere",
+        "corruption=noise",
+        "corruption.sigma=1.0",
+        "trials=3",
+        "refine_steps=4",
     )
     capacity = capacity.sort_values("dim")
     assert capacity.capacity.is_monotonic_increasing
@@ -182,7 +195,9 @@ def test_resume_into_a_different_sweep_is_refused(tmp_path):
     assert first.returncode == 0, first.stderr
     again = run_cli([*args, "seed=1", "hydra.run.dir=a"], tmp_path, timeout=120)
     assert again.returncode == 2 and again.stderr.startswith("error: resume:") and "seed" in again.stderr
-    resumed = run_cli([*args, "trials=3", f"resume={tmp_path / 'a'}", "hydra.run.dir=b"], tmp_path, timeout=120)
+    resumed = run_cli(
+        [*args, "trials=3", f"resume={tmp_path / 'a'}", "hydra.run.dir=b"], tmp_path, timeout=120
+    )
     assert resumed.returncode == 2 and "trials" in resumed.stderr
     missing = run_cli([*args, f"resume={tmp_path / 'nowhere'}", "hydra.run.dir=c"], tmp_path, timeout=120)
     assert missing.returncode == 2 and missing.stderr.startswith("error: resume:")
@@ -194,8 +209,18 @@ def test_default_run_modern_far_above_classical(tmp_path):
     done = run_cli(["capacity-sweep", "dim=64", "beta=8", "hydra.run.dir=run"], tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     run = tmp_path / "run"
-    for name in ("results.parquet", "results.csv", "capacity.csv", "capacity.parquet", "cells.jsonl",
-                 "sweep.json", "run_info.json", "summary.json", "success_vs_n.png", "capacity_vs_dim.png"):
+    for name in (
+        "results.parquet",
+        "results.csv",
+        "capacity.csv",
+        "capacity.parquet",
+        "cells.jsonl",
+        "sweep.json",
+        "run_info.json",
+        "summary.json",
+        "success_vs_n.png",
+        "capacity_vs_dim.png",
+    ):
         assert (run / name).is_file(), name
     capacity = pd.read_csv(run / "capacity.csv")
     modern, classical = row(capacity, "modern"), row(capacity, "classical")
@@ -209,8 +234,12 @@ def test_default_run_modern_far_above_classical(tmp_path):
 @pytest.mark.slow
 def test_sigterm_leaves_valid_files_and_resume_finishes(tmp_path):
     args = ["capacity-sweep", "models=[modern,classical]", "dims=[16,24,32]", "trials=3", "plots=false"]
-    proc = subprocess.Popen([HOPFIELD, *args, "hydra.run.dir=killed"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [HOPFIELD, *args, "hydra.run.dir=killed"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     cells = tmp_path / "killed" / "cells.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not cells.exists() or len(cells.read_bytes().splitlines()) < 4):

@@ -38,7 +38,9 @@ def setup(cfg):
 
 
 def scan(cfg, beta, data, queries, targets) -> pd.DataFrame:
-    return pd.DataFrame(ms.scan_beta(beta, data, queries, targets, cfg, torch.device("cpu"), torch.float64, 1 << 26))
+    return pd.DataFrame(
+        ms.scan_beta(beta, data, queries, targets, cfg, torch.device("cpu"), torch.float64, 1 << 26)
+    )
 
 
 # ------------------------------------------------------------------------------------------ the beta scan
@@ -54,17 +56,42 @@ def test_default_run_goes_global_metastable_single(run_cli, tmp_path):
     assert dominant[0] == "global" and dominant[-1] == "single"
     assert "metastable" in dominant[1:-1]
     # The order is global -> metastable -> single, each once.
-    assert [k for i, k in enumerate(dominant) if i == 0 or k != dominant[i - 1]] == ["global", "metastable", "single"]
+    assert [k for i, k in enumerate(dominant) if i == 0 or k != dominant[i - 1]] == [
+        "global",
+        "metastable",
+        "single",
+    ]
     summary = json.loads((out / "summary.json").read_text())
-    assert [(c["from"], c["to"]) for c in summary["dominant_changes"]] == [("global", "metastable"), ("metastable", "single")]
+    assert [(c["from"], c["to"]) for c in summary["dominant_changes"]] == [
+        ("global", "metastable"),
+        ("metastable", "single"),
+    ]
     # Global averaging lasts at least up to Lemma A3's sufficient bound 1/m_max^2.
     assert summary["dominant_changes"][0]["beta"] > summary["scales"]["beta_global"]
-    for name in ("fixed_points.parquet", "fixed_points.csv", "betas.csv", "kind_fractions.png", "k90_vs_beta.png",
-                 "run_info.json", "sweep.json", "cells.jsonl", ".hydra/config.yaml"):
+    for name in (
+        "fixed_points.parquet",
+        "fixed_points.csv",
+        "betas.csv",
+        "kind_fractions.png",
+        "k90_vs_beta.png",
+        "run_info.json",
+        "sweep.json",
+        "cells.jsonl",
+        ".hydra/config.yaml",
+    ):
         assert (out / name).is_file(), name
     queries = pd.read_parquet(out / "fixed_points.parquet")
     assert len(queries) == 24 * 128
-    assert {"k90", "kind", "max_weight", "dist_nearest", "dist_mean", "dist_cluster_mean", "energy", "steps"} <= set(queries)
+    assert {
+        "k90",
+        "kind",
+        "max_weight",
+        "dist_nearest",
+        "dist_mean",
+        "dist_cluster_mean",
+        "energy",
+        "steps",
+    } <= set(queries)
     assert "metastable" in proc.stdout and "1 / m_max^2" in proc.stdout
 
 
@@ -114,13 +141,17 @@ def test_resume_after_truncating_cells_gives_the_same_table(run_cli, tmp_path):
     reference = pd.read_csv(first / "betas.csv")
     lines = (first / "cells.jsonl").read_text().splitlines(keepends=True)
     (first / "cells.jsonl").write_text("".join(lines[:2]) + lines[2][: len(lines[2]) // 2])  # kill mid-append
-    proc = run_cli("metastable-scan", "num_betas=6", "num_queries=32", f"resume={first}", f"hydra.run.dir={second}")
+    proc = run_cli(
+        "metastable-scan", "num_betas=6", "num_queries=32", f"resume={first}", f"hydra.run.dir={second}"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "2 of 6 betas already done" in proc.stdout + proc.stderr
     pd.testing.assert_frame_equal(pd.read_csv(first / "betas.csv"), reference)
     assert len(pd.read_parquet(first / "fixed_points.parquet")) == 6 * 32
     # A different sweep is refused in that folder.
-    proc = run_cli("metastable-scan", "num_betas=6", "num_queries=16", f"resume={first}", f"hydra.run.dir={second}")
+    proc = run_cli(
+        "metastable-scan", "num_betas=6", "num_queries=16", f"resume={first}", f"hydra.run.dir={second}"
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: resume:") and "different sweep" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

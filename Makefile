@@ -27,8 +27,8 @@ $(BIN)/hopfield: pyproject.toml
 
 install: $(BIN)/hopfield ## Create .venv and install hopfield (+ CPU torch unless torch is already there)
 
-run: install ## Run the main job: a retrieval on defaults (writes outputs/DATE/TIME-retrieve/)
-	$(BIN)/hopfield retrieve $(RUN_ARGS)
+run: install ## Run the main job: a capacity sweep at d=64, beta=8 (writes outputs/DATE/TIME-capacity_sweep/)
+	$(BIN)/hopfield capacity-sweep dim=64 beta=8 $(RUN_ARGS)
 
 test: install ## Run the test suite
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

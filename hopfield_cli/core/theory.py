@@ -14,24 +14,27 @@ import torch
 _BLOCK_ELEMS = 1 << 22  # Gram rows are formed in blocks of at most this many entries (16 MiB of float32)
 
 
-def separation(patterns: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
-    """Delta_i = x_i^T x_i - max_{j != i} x_i^T x_j for every pattern (Section 2). (N,)
+def separation(
+    patterns: torch.Tensor, chunk: int | None = None, rows: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Delta_i = x_i^T x_i - max_{j != i} x_i^T x_j (Section 2), for every pattern or for ``rows`` only.
 
-    The Gram matrix is formed ``chunk`` rows at a time, so large N needs only O(chunk * N) memory. With one
-    pattern there is no j != i and Delta is +inf.
+    Each Delta_i is exact (compared with all N patterns); the Gram matrix is formed ``chunk`` rows at a
+    time, so large N needs only O(chunk * N) memory. With one pattern there is no j != i and Delta is +inf.
     """
     n = patterns.shape[0]
     acc = torch.float64 if patterns.dtype == torch.float64 else torch.float32
     x = patterns.to(acc)
+    index = torch.arange(n, device=patterns.device) if rows is None else rows.to(patterns.device)
     chunk = chunk or max(1, _BLOCK_ELEMS // max(n, 1))
-    out = torch.empty(n, dtype=acc, device=patterns.device)
-    for start in range(0, n, chunk):
-        rows = x[start : start + chunk]  # (r, d)
-        gram = rows @ x.T  # (r, N)
-        idx = torch.arange(rows.shape[0], device=patterns.device)
-        self_dot = gram[idx, start + idx].clone()
-        gram[idx, start + idx] = -torch.inf
-        out[start : start + rows.shape[0]] = self_dot - gram.amax(dim=1)
+    out = torch.empty(index.numel(), dtype=acc, device=patterns.device)
+    for start in range(0, index.numel(), chunk):
+        idx = index[start : start + chunk]
+        gram = x[idx] @ x.T  # (r, N)
+        local = torch.arange(idx.numel(), device=patterns.device)
+        self_dot = gram[local, idx].clone()
+        gram[local, idx] = -torch.inf
+        out[start : start + idx.numel()] = self_dot - gram.amax(dim=1)
     return out
 
 

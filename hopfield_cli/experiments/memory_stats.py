@@ -14,19 +14,6 @@ EXACT_SEPARATION_MAX_N = 20_000
 SAMPLE_ROWS = 4_096
 
 
-def sampled_separation(patterns: torch.Tensor, rows: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """Delta_i for the patterns indexed by ``rows``, each against all N patterns (Section 2)."""
-    out = torch.empty(rows.numel(), dtype=torch.float64)
-    x = patterns.double()
-    for start in range(0, rows.numel(), chunk):
-        idx = rows[start : start + chunk]
-        gram = x[idx] @ x.T  # (r, N)
-        self_dot = gram[torch.arange(idx.numel()), idx].clone()
-        gram[torch.arange(idx.numel()), idx] = -torch.inf
-        out[start : start + idx.numel()] = self_dot - gram.amax(dim=1)
-    return out
-
-
 def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed: int = 0) -> dict[str, Any]:
     """N, d, M = max ||x_i||, Delta_min, the well-separated count at ``beta`` and the global condition."""
     n, d = patterns.shape
@@ -37,7 +24,7 @@ def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed
         sampled = False
     else:
         rows = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:SAMPLE_ROWS]
-        delta = sampled_separation(patterns, rows)
+        delta = theory.separation(patterns, rows=rows).double()
         sampled = True
     threshold = theory.well_separated_threshold(n, beta, norm_max)
     m_max = theory.mean_spread(patterns)

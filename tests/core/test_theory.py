@@ -91,3 +91,9 @@ def test_classical_capacities():
     c64, c100 = classical_capacity(64), classical_capacity(100)
     assert [round(v, 1) for v in c64.values()] == [8.8, 7.7, 3.8]
     assert [round(v, 1) for v in c100.values()] == [13.8, 10.9, 5.4]
+
+
+def test_separation_of_selected_rows_equals_the_full_computation():
+    x = torch.randn(300, 16, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    rows = torch.tensor([5, 17, 299, 0])
+    torch.testing.assert_close(theory.separation(x, rows=rows), theory.separation(x)[rows])

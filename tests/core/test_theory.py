@@ -96,4 +96,4 @@ def test_classical_capacities():
 def test_separation_of_selected_rows_equals_the_full_computation():
     x = torch.randn(300, 16, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     rows = torch.tensor([5, 17, 299, 0])
-    torch.testing.assert_close(theory.separation(x, rows=rows), theory.separation(x)[rows])
+    torch.testing.assert_close(separation(x, rows=rows), separation(x)[rows])

@@ -10,6 +10,7 @@ raises ``UsageError(field, message)`` naming the field and what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -270,6 +271,30 @@ def _existing(path: Any, name: str, kind: str = "file") -> None:
         raise UsageError(name, f"{kind} is not readable (permission denied): {path}")
 
 
+def check_creatable(path: Any, name: str, kind: str = "folder") -> None:
+    """``path`` exists as a writable ``kind`` or can be created: its nearest existing ancestor is a writable folder.
+
+    Checked before any run, so an output under a file or a read-only folder is one line, not an OSError later.
+    """
+    target = os.path.abspath(os.path.expanduser(str(path)))
+    if os.path.exists(target):
+        if kind == "folder" and not os.path.isdir(target):
+            raise UsageError(name, f"cannot create the folder {target}: a file of that name exists")
+        if kind == "file" and os.path.isdir(target):
+            raise UsageError(name, f"{target} is a directory; expected a file name")
+        check = target if kind == "folder" else os.path.dirname(target)
+        if not os.access(check, os.W_OK):
+            raise UsageError(name, f"{check} is not writable (permission denied)")
+        return
+    ancestor = os.path.dirname(target)
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UsageError(name, f"cannot create {target}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(name, f"cannot create {target}: {ancestor} is not writable (permission denied)")
+
+
 # Largest sizes we accept before even estimating memory: beyond them a run is certainly a typo.
 MAX_PATTERNS = 10**9
 MAX_DIM = 10**7
@@ -312,6 +337,8 @@ def validate_store(cfg: Any) -> None:
     validate_patterns(cfg)
     _positive_finite(cfg.beta, "beta")
     _choice(cfg.normalise, "normalise", ("none", "unit", "center", "standard"))
+    if cfg.out:
+        check_creatable(cfg.out, "out", kind="file")
 
 
 def validate_corruption(c: Any, prefix: str = "corruption") -> None:
@@ -370,6 +397,19 @@ def validate_retrieve(cfg: Any) -> None:
     _positive_int(cfg.grid_rows, "grid_rows", upper=64)
 
 
+def _resume_folder(folder: Any, command: str) -> None:
+    """``resume=`` names a run folder of this command (its ``sweep.json``, see cells.py), checked before any run."""
+    if folder is None:
+        return
+    path = os.path.expanduser(str(folder))
+    if not os.path.isdir(path):
+        raise UsageError("resume", f"no such run folder: {path}")
+    if not os.path.isfile(os.path.join(path, "sweep.json")):
+        raise UsageError("resume", f"{path} is not a {command} run folder (it has no sweep.json)")
+    if not os.access(path, os.W_OK):
+        raise UsageError("resume", f"the run folder is not writable: {path}")
+
+
 def _check_list(values: Any, name: str) -> None:
     if values is not None and len(values) == 0:
         raise UsageError(name, "must not be empty; give at least one value or null")
@@ -414,6 +454,7 @@ def validate_capacity_sweep(cfg: Any) -> None:
         raise UsageError("refine_steps", f"must be an integer >= 0, got {cfg.refine_steps!r}")
     if not (math.isfinite(cfg.threshold) and 0.0 < cfg.threshold <= 1.0):
         raise UsageError("threshold", f"must be in (0, 1], got {cfg.threshold!r}")
+    _resume_folder(cfg.resume, "capacity-sweep")
 
 
 def validate_metastable_scan(cfg: Any) -> None:
@@ -445,6 +486,7 @@ def validate_metastable_scan(cfg: Any) -> None:
         raise UsageError("update_steps_max", f"must be an integer >= 0, got {cfg.update_steps_max!r}")
     _positive_finite(cfg.eps, "eps")
     parse_bytes(cfg.memory_budget)
+    _resume_folder(cfg.resume, "metastable-scan")
 
 
 VALIDATORS = {
@@ -455,9 +497,28 @@ VALIDATORS = {
 }
 
 
+def _known_keys(schema: type, cfg: Any, prefix: str = "") -> None:
+    """Refuse keys the schema does not have (``+typo=1`` composes, and would silently do nothing)."""
+    if not hasattr(cfg, "keys"):
+        return
+    fields_by_name = {f.name: f for f in dataclasses.fields(schema)}
+    for key in cfg.keys():
+        name = f"{prefix}{key}"
+        if key not in fields_by_name:
+            raise UsageError(name, "unknown key; run with --help to list the fields")
+        kind = fields_by_name[key].default_factory  # nested groups (patterns, model, corruption)
+        if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+            _known_keys(kind, cfg[key], f"{name}.")
+
+
 def validate(command: str, cfg: Any) -> None:
-    """Check ranges, choices and input files of a composed config; raise UsageError on the first problem."""
+    """Check keys, ranges, choices and input files of a composed config, then that the run fits the device
+    and its memory (``resources``); raise UsageError on the first problem."""
+    from hopfield_cli.resources import check_resources
+
+    _known_keys(SCHEMAS[command], cfg)
     VALIDATORS[command](cfg)
+    check_resources(command, cfg)
 
 
 __all__ = [

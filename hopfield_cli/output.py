@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import socket
@@ -26,6 +27,7 @@ def atomic_write(path: Path | str, write: Callable[[str], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; results get the usual permissions
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -34,6 +36,12 @@ def atomic_write(path: Path | str, write: Callable[[str], None]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: Path | str, text: str) -> Path:
@@ -45,7 +53,22 @@ def write_text(path: Path | str, text: str) -> Path:
 
 
 def write_json(path: Path | str, data: Any) -> Path:
-    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    """Strict JSON: NaN and +-inf (a separation with one pattern, a bound that does not apply) become null."""
+    return write_text(
+        path, json.dumps(_finite(data), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy / torch scalars
+        return _finite(value.item())
+    return value
 
 
 def write_table(df: pd.DataFrame, run_dir: Path | str, stem: str = "results") -> tuple[Path, Path]:

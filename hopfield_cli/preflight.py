@@ -59,7 +59,14 @@ def parse_hydra_args(args: list[str]) -> argparse.Namespace:
         raise SystemExit(2) from exc
 
 
-def _compose(config_dir: str, config_name: str, extra_dir: str | None, overrides: list[str]) -> DictConfig:
+def _compose(
+    config_dir: str,
+    config_name: str,
+    extra_dir: str | None,
+    overrides: list[str],
+    multirun: bool = False,
+    check_output: bool = False,
+) -> DictConfig:
     from hydra._internal.hydra import Hydra
     from hydra.core.config_search_path import SearchPathQuery
 
@@ -80,9 +87,24 @@ def _compose(config_dir: str, config_name: str, extra_dir: str | None, overrides
     finally:
         GlobalHydra.instance().clear()
     check_launcher(cfg)
+    if check_output:
+        _check_output_folder(cfg, multirun)
     with_hydra = cfg
     cfg = OmegaConf.masked_copy(with_hydra, [k for k in with_hydra if k != "hydra"])
     return cfg
+
+
+def _check_output_folder(cfg: DictConfig, multirun: bool) -> None:
+    """The run (or sweep) folder Hydra will create must be creatable: not under a file, not read-only."""
+    from hopfield_cli.config import check_creatable
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+    except OmegaConfBaseException:
+        return  # an interpolation only Hydra can resolve at run time
+    if folder:
+        check_creatable(folder, key)
 
 
 def _one_line(text: str) -> str:
@@ -155,6 +177,23 @@ def describe_error(exc: BaseException) -> UsageError:
     return UsageError("overrides", _one_line(" ".join(lines[:2])))
 
 
+def _check_group_values(config_dir: str, extra_dir: str | None, overrides: list[str]) -> None:
+    """A config group (patterns=, model=, ...) takes an option name; Hydra fails with a TypeError on a list or a
+    number (``patterns=[0]``), so such a value is refused here, naming the group."""
+    dirs = [config_dir] + ([os.path.abspath(extra_dir)] if extra_dir else [])
+    for ov in OverridesParser.create().parse_overrides(overrides=overrides):
+        group = ov.key_or_group
+        if not any(os.path.isdir(os.path.join(d, group)) for d in dirs) or ov.is_delete():
+            continue
+        values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.value()]
+        for value in values:
+            if not isinstance(value, str) or not value:
+                raise UsageError(
+                    group,
+                    f"takes the name of one option (e.g. {group}=<name>), got {ov.get_value_element_as_str()!r}",
+                )
+
+
 def _sweep_variants(overrides: list[str]) -> list[list[str]]:
     """Expand sweep overrides (beta=1,4,16) into single-valued override lists to validate.
 
@@ -192,15 +231,27 @@ def preflight(command: str, config_dir: str, args: argparse.Namespace) -> DictCo
     if args.multirun and args.cfg:
         raise UsageError("--cfg", "cannot be combined with -m/--multirun; drop -m to print the config")
     try:
+        _check_group_values(config_dir, args.config_dir, list(args.overrides))
         variants = _sweep_variants(list(args.overrides)) if args.multirun else [list(args.overrides)]
     except OverrideParseException as exc:
         raise UsageError("overrides", _one_line(str(exc).splitlines()[0])) from None
     first: DictConfig | None = None
     for overrides in variants:
         try:
-            cfg = _compose(config_dir, config_name, args.config_dir, overrides)
+            cfg = _compose(
+                config_dir,
+                config_name,
+                args.config_dir,
+                overrides,
+                multirun=bool(args.multirun),
+                check_output=not args.cfg and not args.info,
+            )
         except (ConfigCompositionException, HydraException, OmegaConfBaseException, ValueError) as exc:
             raise describe_error(exc) from None
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:  # Hydra internals on odd overrides
+            raise UsageError(
+                "overrides", f"cannot compose the config ({type(exc).__name__}: {exc})"
+            ) from None
         if not args.cfg and not args.info:
             validate(command, cfg)
         first = first if first is not None else cfg

@@ -17,17 +17,20 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
 from hopfield_cli.config import register_configs, validate
-from hopfield_cli.errors import UsageError
+from hopfield_cli.errors import CapacityError, UsageError
 from hopfield_cli.preflight import quiet_launcher_schema_warning
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,25 @@ EXPERIMENTS = {
 def _experiment(command: str, cfg: DictConfig, run_dir: Path) -> None:
     validate(command, cfg)
     experiment = importlib.import_module(f"hopfield_cli.experiments.{EXPERIMENTS[command]}")
-    experiment.run(cfg, run_dir)
+    try:
+        experiment.run(cfg, run_dir)
+    except (MemoryError, RuntimeError) as exc:
+        # resources.check_memory refuses what certainly cannot fit; what it missed (other processes took the
+        # memory, an estimate too low) still ends in one line rather than an allocator traceback.
+        if not isinstance(exc, MemoryError) and not _is_out_of_memory(exc):
+            raise
+        raise CapacityError(
+            "memory", f"ran out of memory during the run ({_one_line(exc)[:200]}); use smaller sizes"
+        ) from None
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def error_line(error: BaseException) -> str:
@@ -70,13 +91,59 @@ def run_task(command: str, cfg: DictConfig) -> dict[str, Any] | None:
     if hydra_cfg.mode == RunMode.MULTIRUN:
         return run_job(command, cfg, run_dir, int(hydra_cfg.job.num), list(hydra_cfg.overrides.task))
     try:
-        _experiment(command, cfg, run_dir)
+        with terminate_as_interrupt():
+            _experiment(command, cfg, run_dir)
     except UsageError as error:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {error_line(error)}", file=sys.stderr)
         raise SystemExit(error.exit_code) from None
+    except KeyboardInterrupt as stop:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        signum = stop.args[0] if stop.args and isinstance(stop.args[0], int) else signal.SIGINT
+        print(interrupted_line(command, cfg, run_dir), file=sys.stderr)
+        raise SystemExit(128 + int(signum)) from None
     return None
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a run lasts, SIGTERM (a scheduler's kill, ``kill PID``) unwinds like Ctrl-C: KeyboardInterrupt
+    carrying the signal number, so temporary files are removed and the one-line report below is printed.
+
+    Only in the main thread (signal handlers cannot be set elsewhere; launcher workers keep the default).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signum)
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_line(command: str, cfg: DictConfig, run_dir: Path) -> str:
+    """One line after Ctrl-C/SIGTERM: what was kept and, for resumable sweeps, how to continue."""
+    from hopfield_cli.cells import CELLS_FILE
+
+    if command not in ("capacity-sweep", "metastable-scan"):
+        return f"interrupted: {command} stopped; nothing half-written is left in {run_dir}"
+    folder = Path(str(cfg.resume)).expanduser() if cfg.get("resume") else run_dir
+    cells = 0
+    try:
+        with open(folder / CELLS_FILE, "rb") as fh:
+            cells = sum(1 for line in fh if line.endswith(b"\n"))
+    except OSError:
+        pass
+    return (
+        f"interrupted: {cells} cell{'' if cells == 1 else 's'} kept in {folder}; resume with resume={folder}"
+    )
 
 
 def run_job(command: str, cfg: DictConfig, run_dir: Path, num: int, overrides: list[str]) -> dict[str, Any]:

@@ -109,14 +109,22 @@ def save_memory(
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except (PermissionError, SafetensorError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         if isinstance(exc, PermissionError) or "ermission denied" in str(exc):
             raise UsageError(field, f"cannot write {target}: permission denied") from None
         raise UsageError(field, f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     return target
+
+
+def _remove(tmp: Path) -> None:
+    """Remove a temporary file if it is there; a parent that is a file (NotADirectoryError) means it is not."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.Tensor, dict]:

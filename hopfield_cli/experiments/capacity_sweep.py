@@ -40,7 +40,9 @@ from hopfield_cli.experiments.common import (
     build_patterns,
     device_and_dtype,
     make_model,
+    meaning_warnings,
     success_mask,
+    warn,
 )
 from hopfield_cli.output import write_json, write_run_info, write_table
 from hopfield_cli.progress import cell_progress
@@ -327,11 +329,16 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     banks = {d: PatternBank(cfg, d, fixed) for d in dims}
     pattern_norms = {}
     for d, bank in banks.items():  # check inputs before any work: a one-line error, nothing logged
-        first = bank.prefix(0, min(int(cfg.n_start), bank.limit))
+        # a file/memory is checked whole: a value the binary families refuse must not stop the sweep halfway
+        first = bank.prefix(0, bank.limit if fixed is not None else min(int(cfg.n_start), bank.limit))
         queries, _ = make_queries(cfg, first, 0, ctx["image_side"])
         for m in models:
             check_binary(first, queries, binarise=bool(cfg.model.binarise), model_name=m)
         pattern_norms[d] = float(bank.prefix(0, min(BLOCK_ROWS, bank.limit)).norm(dim=1).max())
+        if (
+            fixed is not None
+        ):  # generated patterns: duplicates and one-hot weights are what the sweep measures
+            warn(meaning_warnings(bank.prefix(0, bank.limit), betas if set(models) & BETA_MODELS else None))
     log = CellLog(run_dir, fingerprint(cfg, metadata))
     resumed, computed = len(log), 0
 

@@ -49,7 +49,7 @@ from hopfield_cli.core.modern import ModernHopfield
 from hopfield_cli.core.nearest import nearest_patterns
 from hopfield_cli.core.streaming import default_memory_budget
 from hopfield_cli.errors import UsageError
-from hopfield_cli.experiments.common import build_patterns, device_and_dtype
+from hopfield_cli.experiments.common import build_patterns, device_and_dtype, meaning_warnings, warn
 from hopfield_cli.output import console, key_value_table, write_json, write_run_info, write_table
 from hopfield_cli.progress import cell_progress
 
@@ -229,7 +229,7 @@ def beta_grid(cfg: Any, scales: BetaScales) -> list[float]:
     """``num_betas`` log-spaced betas in [beta_min, beta_max]; unset ends come from ``scales``."""
     if not math.isfinite(scales.beta_global) and (cfg.beta_min is None or cfg.beta_max is None):
         raise UsageError(
-            "beta_min", "all stored patterns are equal (m_max = 0): set beta_min and beta_max yourself"
+            "beta_min", "all stored patterns are equal, or there is only one (m_max = 0): set beta_min and beta_max yourself"
         )
     beta_min = float(cfg.beta_min) if cfg.beta_min is not None else BETA_MIN_FACTOR * scales.beta_global
     if cfg.beta_max is not None:
@@ -500,6 +500,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     queries, target_ids = make_queries(cfg, data, generator)
     scales = beta_scales(data)
     betas = beta_grid(cfg, scales)
+    warn(meaning_warnings(data.patterns, [betas[-1]] if cfg.beta_max is not None else None))
     work_dir = _work_dir(cfg, run_dir)
     cells = CellLog(work_dir, _fingerprint(cfg, data, betas), stem=QUERY_STEM)
     if len(cells):

@@ -12,11 +12,14 @@ import torch
 from hopfield_cli.config import parse_bytes
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments.common import (
+    BETA_MODELS,
     PatternSet,
     build_patterns,
     device_and_dtype,
     make_model,
+    meaning_warnings,
     success_mask,
+    warn,
 )
 from hopfield_cli.output import console, key_value_table, write_json, write_run_info, write_table
 
@@ -96,6 +99,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     pattern_set = load_or_build_patterns(cfg, generator)
     patterns = pattern_set.patterns
     queries, target_ids = make_queries(cfg, pattern_set, generator)
+    warn(meaning_warnings(patterns, [float(cfg.beta)] if cfg.model.name in BETA_MODELS else None))
     if cfg.model.name in BINARY_MODELS:
         patterns, queries = check_binary(
             patterns, queries, binarise=bool(cfg.model.binarise), model_name=cfg.model.name

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from hopfield_cli.experiments.common import build_patterns, device_and_dtype
+from hopfield_cli.experiments.common import build_patterns, device_and_dtype, meaning_warnings, warn
 from hopfield_cli.experiments.memory_stats import memory_stats
 from hopfield_cli.output import console, key_value_table, write_json, write_run_info
 
@@ -22,6 +22,7 @@ def run(cfg: Any, run_dir: Path) -> Path:
     generator = torch.Generator().manual_seed(int(cfg.seed))
     pattern_set = build_patterns(cfg, generator)
     patterns = pattern_set.patterns
+    warn(meaning_warnings(patterns))
     out = Path(cfg.out).expanduser() if cfg.out else run_dir / "memory.safetensors"
     metadata = dict(pattern_set.metadata, seed=int(cfg.seed), beta_for_summary=float(cfg.beta))
     out = save_memory(out, patterns, metadata)

@@ -1,0 +1,113 @@
+"""Helpers for the hardening suite: run a subcommand in this process and check how it ended.
+
+In-process runs go through the real Typer app and ``cli.run_hydra`` (the path the console script takes), only
+without the ~3 s of imports per subprocess. ``SMALL`` holds overrides that keep a run that passes validation tiny.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from hopfield_cli.cli import app
+
+COMMANDS = ("store", "retrieve", "capacity-sweep", "metastable-scan")
+
+SMALL = {
+    "store": ["num_patterns=8", "dim=8"],
+    "retrieve": ["num_patterns=8", "dim=8", "num_queries=4", "update_steps_max=5"],
+    "capacity-sweep": [
+        "dims=[8]",
+        "n_start=2",
+        "n_max=8",
+        "growth=2",
+        "trials=1",
+        "num_queries=4",
+        "refine_steps=1",
+        "update_steps_max=5",
+        "plots=false",
+    ],
+    "metastable-scan": [
+        "num_patterns=8",
+        "dim=8",
+        "clusters=2",
+        "num_queries=4",
+        "num_betas=3",
+        "update_steps_max=20",
+        "plots=false",
+    ],
+}
+
+# Wall-time columns differ between identical runs; everything else must match.
+TIMING = ("seconds", "wall_seconds", "time_utc")
+
+
+def invoke(command: str, *args: str, run_dir: Path | None = None):
+    """Run ``hopfield COMMAND ARGS`` in this process; returns the CliRunner result (exit_code, stdout, stderr)."""
+    extra = [f"hydra.run.dir={run_dir}"] if run_dir is not None else []
+    return CliRunner().invoke(app, [command, *args, *extra], catch_exceptions=True)
+
+
+def describe(result) -> str:
+    return f"exit {result.exit_code}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}\nexc: {result.exception!r}"
+
+
+def assert_clean_error(result, field: str | None = None, contains: str | None = None, code: int = 2) -> str:
+    """Exit status ``code``, exactly one line on stderr, ``error: <field>: ...``, no traceback."""
+    assert result.exit_code == code, describe(result)
+    assert result.exception is None or isinstance(result.exception, SystemExit), describe(result)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, describe(result)
+    assert "Traceback" not in result.stderr + result.stdout
+    line = lines[0]
+    assert line.startswith("error: "), line
+    if field is not None:
+        assert line.startswith(f"error: {field}: "), line
+    if contains is not None:
+        assert contains.lower() in line.lower(), line
+    return line
+
+
+def assert_ok(result) -> None:
+    assert result.exit_code == 0, describe(result)
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """Every Parquet table in ``folder``, each also read back from its CSV twin (both must parse)."""
+    out = {}
+    for parquet in sorted(folder.glob("*.parquet")):
+        frame = pd.read_parquet(parquet)
+        pd.read_csv(parquet.with_suffix(".csv"))
+        out[parquet.stem] = frame
+    return out
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table without timing columns, rows in a canonical order."""
+    frame = frame.drop(columns=[c for c in frame.columns if c in TIMING])
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def assert_finite_tables(folder: Path) -> None:
+    """No NaN/inf in any numeric result column (beta is NaN by design for families without beta)."""
+    found = tables(folder)
+    assert found, f"no tables in {folder}"
+    for stem, frame in found.items():
+        for column in frame.select_dtypes("number").columns:
+            values = frame[column]
+            if column == "beta" and stem in ("results", "capacity"):
+                values = values.dropna()
+            if stem == "capacity" and column.startswith(("theory", "thm3", "fit")):
+                continue  # theory columns are NaN where a bound does not apply
+            bad = values[~values.map(lambda v: math.isfinite(float(v)))]
+            assert bad.empty, f"{stem}.{column} has non-finite values: {bad.tolist()[:5]}"
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    return tmp_path / "run"

@@ -7,6 +7,9 @@ say exactly what to change.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 
 class UsageError(Exception):
     """A problem with the user's input, reported as ``error: <field>: <message>``."""
@@ -21,3 +24,16 @@ class UsageError(Exception):
 
 class CapacityError(UsageError):
     """A run that cannot fit in memory or is absurdly large, detected before allocating."""
+
+
+def finite_float(value: Any, field: str) -> float:
+    """``value`` as a finite float, or a UsageError naming ``field``."""
+    if isinstance(value, bool):
+        raise UsageError(field, f"must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(field, f"must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise UsageError(field, f"must be finite, got {value!r}")
+    return number

@@ -81,6 +81,30 @@ def async_sweeps(
     return states, steps, pad_energies(torch.stack(energies, dim=1), update_steps_max), converged
 
 
+def overlap_sweep_result(
+    patterns: torch.Tensor,  # (N, d) float64, +-1
+    queries: torch.Tensor,  # (B, d) float64, +-1
+    field: Field,
+    overlap_energy: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    seed: int,
+    update_steps_max: int,
+    dtype: torch.dtype,
+) -> RetrievalResult:
+    """``async_sweeps`` for a family whose energy depends on the overlaps X xi alone (dense, exponential)."""
+    states, steps, energies, converged = async_sweeps(
+        patterns,
+        queries,
+        field,
+        lambda _states, overlaps: overlap_energy(overlaps),
+        seed=seed,
+        update_steps_max=update_steps_max,
+    )
+    return RetrievalResult(
+        states=states.to(dtype), steps=steps, energies=energies.to(dtype), converged=converged
+    )
+
+
 @dataclass
 class ClassicalHopfield:
     """Binary Hopfield network with the Hebbian rule W = (1/d) sum_i x_i x_i^T, zero diagonal.

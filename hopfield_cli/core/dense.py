@@ -15,7 +15,7 @@ from typing import ClassVar
 import torch
 
 from hopfield_cli.core.base import RetrievalResult
-from hopfield_cli.core.classical import async_sweeps
+from hopfield_cli.core.classical import overlap_sweep_result
 from hopfield_cli.errors import UsageError
 
 CHUNK_ELEMENTS = 1 << 22  # (B x chunk) temporaries of the field stay under ~32 MiB in float64
@@ -84,17 +84,6 @@ class DenseAssociativeMemory:
             # < 1, so only a true tie (or rounding noise once the terms are too large to be exact) reads as 0.
             return torch.where(score.abs() <= scale * 2.0**-50, 0.0, score)
 
-        states, steps, energies, converged = async_sweeps(
-            x,
-            xi,
-            field,
-            lambda _states, overlaps: self._energy(overlaps),
-            seed=self.seed,
-            update_steps_max=update_steps_max,
-        )
-        return RetrievalResult(
-            states=states.to(queries.dtype),
-            steps=steps,
-            energies=energies.to(queries.dtype),
-            converged=converged,
+        return overlap_sweep_result(
+            x, xi, field, self._energy, seed=self.seed, update_steps_max=update_steps_max, dtype=queries.dtype
         )

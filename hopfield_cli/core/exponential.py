@@ -21,7 +21,7 @@ from typing import ClassVar
 import torch
 
 from hopfield_cli.core.base import RetrievalResult
-from hopfield_cli.core.classical import async_sweeps
+from hopfield_cli.core.classical import overlap_sweep_result
 from hopfield_cli.core.dense import pattern_chunks
 from hopfield_cli.errors import UsageError
 
@@ -73,19 +73,8 @@ class ExponentialMemory:
             lse_minus = torch.logsumexp(torch.stack(minus, 1), 1)
             return _tie_to_zero(lse_plus - lse_minus, lse_plus.abs() + lse_minus.abs() + x.shape[0])
 
-        states, steps, energies, converged = async_sweeps(
-            x,
-            xi,
-            field,
-            lambda _states, overlaps: self._energy(overlaps),
-            seed=self.seed,
-            update_steps_max=update_steps_max,
-        )
-        return RetrievalResult(
-            states=states.to(queries.dtype),
-            steps=steps,
-            energies=energies.to(queries.dtype),
-            converged=converged,
+        return overlap_sweep_result(
+            x, xi, field, self._energy, seed=self.seed, update_steps_max=update_steps_max, dtype=queries.dtype
         )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from hopfield_cli.errors import UsageError
+from hopfield_cli.errors import UsageError, finite_float
 
 KINDS = ("flip", "flip_bernoulli", "noise", "mask", "mask_lower_half", "none")
 
@@ -28,21 +28,9 @@ def num_changed(fraction: float, dim: int) -> int:
 
 
 def _unit_interval(value: Any, field: str) -> float:
-    number = _finite(value, field)
+    number = finite_float(value, field)
     if not 0.0 <= number <= 1.0:
         raise UsageError(field, f"must be in [0, 1], got {value!r}")
-    return number
-
-
-def _finite(value: Any, field: str) -> float:
-    if isinstance(value, bool):
-        raise UsageError(field, f"must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(field, f"must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise UsageError(field, f"must be finite, got {value!r}")
     return number
 
 
@@ -85,7 +73,7 @@ def flip_bernoulli(patterns: torch.Tensor, generator: torch.Generator, p: float)
 def gaussian_noise(patterns: torch.Tensor, generator: torch.Generator, sigma: float) -> torch.Tensor:
     """Add i.i.d. N(0, sigma^2) noise to every component."""
     _check_queries(patterns)
-    sigma = _finite(sigma, "corruption.sigma")
+    sigma = finite_float(sigma, "corruption.sigma")
     if sigma < 0:
         raise UsageError("corruption.sigma", f"must be >= 0, got {sigma!r}")
     noise = torch.randn(tuple(patterns.shape), generator=generator, device="cpu", dtype=torch.float32)
@@ -98,7 +86,7 @@ def mask_random(
     """Set exactly num_changed(fraction, d) components per query, chosen uniformly at random, to ``fill``."""
     _check_queries(patterns)
     fraction = _unit_interval(fraction, "corruption.fraction")
-    fill = _finite(fill, "corruption.fill")
+    fill = finite_float(fill, "corruption.fill")
     mask = _random_subset_mask(tuple(patterns.shape), num_changed(fraction, patterns.shape[1]), generator)
     return patterns.masked_fill(mask.to(patterns.device), fill)
 
@@ -115,7 +103,7 @@ def mask_lower_half(
     without it, components d // 2 .. d - 1. ``generator`` is accepted for a uniform signature only.
     """
     _check_queries(patterns)
-    fill = _finite(fill, "corruption.fill")
+    fill = finite_float(fill, "corruption.fill")
     d = patterns.shape[1]
     if side is None:
         start = d // 2

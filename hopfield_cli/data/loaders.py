@@ -209,9 +209,10 @@ def _read_safetensors(p: Path, field: str) -> torch.Tensor:
         raise UsageError(field, f"{p.name} is not a valid safetensors file or is truncated ({exc})") from None
 
 
-def _read_torch(p: Path, field: str) -> torch.Tensor:
+def safe_torch_load(p: Path, field: str) -> object:
+    """``torch.load`` that never runs code from the file (weights_only) and reports failures as one line."""
     try:
-        obj = torch.load(p, weights_only=True, map_location="cpu")
+        return torch.load(p, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError:
         # weights_only refuses any global outside torch's allow-list: the file wants to build objects.
         raise UsageError(field, f"{p.name} is {PICKLE_REFUSED}") from None
@@ -219,6 +220,10 @@ def _read_torch(p: Path, field: str) -> torch.Tensor:
         raise UsageError(
             field, f"{p.name} is not a valid torch file or is truncated ({type(exc).__name__})"
         ) from None
+
+
+def _read_torch(p: Path, field: str) -> torch.Tensor:
+    obj = safe_torch_load(p, field)
     if isinstance(obj, torch.Tensor):
         return obj
     if isinstance(obj, dict):

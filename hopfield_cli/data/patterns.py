@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from hopfield_cli.data.loaders import load_images, load_matrix
-from hopfield_cli.errors import UsageError
+from hopfield_cli.errors import UsageError, finite_float
 
 SOURCES = ("binary", "gaussian", "sphere", "correlated", "file", "images")
 NORMALISATIONS = ("none", "unit", "center", "standard")
@@ -64,7 +64,7 @@ def sphere(num_patterns: int, dim: int, generator: torch.Generator, radius_k: fl
     _check_size(num_patterns, dim)
     if dim < 2:
         raise UsageError("dim", "the sphere source needs dim >= 2 (its radius K sqrt(d-1) is 0 for d = 1)")
-    k = _finite_float(radius_k, "patterns.radius_k")
+    k = finite_float(radius_k, "patterns.radius_k")
     if k <= 0:
         raise UsageError("patterns.radius_k", f"must be > 0, got {radius_k!r}")
     # Computed in float64 so every norm is K sqrt(d-1) to float32 rounding.
@@ -78,7 +78,7 @@ def correlated(
 ) -> torch.Tensor:
     """Patterns with mean pairwise overlap E[x_i . x_j] / d = rho (see the module docstring); shape (N, d)."""
     _check_size(num_patterns, dim)
-    r = _finite_float(rho, "patterns.correlation")
+    r = finite_float(rho, "patterns.correlation")
     if not 0.0 <= r < 1.0:
         raise UsageError("patterns.correlation", f"must be in [0, 1), got {rho!r}")
     if kind == "binary":
@@ -193,15 +193,3 @@ def binarise(patterns: torch.Tensor) -> torch.Tensor:
     """Signs of the entries as +-1 in the same dtype; 0 maps to +1."""
     one = torch.ones((), dtype=patterns.dtype, device=patterns.device)
     return torch.where(patterns >= 0, one, -one)
-
-
-def _finite_float(value: Any, field: str) -> float:
-    if isinstance(value, bool):
-        raise UsageError(field, f"must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(field, f"must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise UsageError(field, f"must be finite, got {value!r}")
-    return number

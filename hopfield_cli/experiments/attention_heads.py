@@ -16,7 +16,6 @@ hold NaN/inf or do not sum to 1 within ``ROW_SUM_TOL`` are refused, naming the f
 
 from __future__ import annotations
 
-import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from hopfield_cli.core.fixed_points import HEAD_CLASSES, head_class, k90
-from hopfield_cli.data.loaders import PICKLE_REFUSED, require_file
+from hopfield_cli.data.loaders import require_file, safe_torch_load
 from hopfield_cli.errors import UsageError
 from hopfield_cli.output import console, write_json, write_run_info, write_table
 
@@ -96,14 +95,7 @@ def _read_npy(p: Path) -> np.ndarray:
 
 
 def _read_torch(p: Path) -> Any:
-    try:
-        obj = torch.load(p, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError:
-        raise UsageError(FIELD, f"{p.name} is {PICKLE_REFUSED}") from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise UsageError(
-            FIELD, f"{p.name} is not a valid torch file or is truncated ({type(exc).__name__})"
-        ) from None
+    obj = safe_torch_load(p, FIELD)
     if isinstance(obj, dict):
         tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
         for wanted in NAMES:

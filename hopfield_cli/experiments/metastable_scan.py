@@ -229,7 +229,8 @@ def beta_grid(cfg: Any, scales: BetaScales) -> list[float]:
     """``num_betas`` log-spaced betas in [beta_min, beta_max]; unset ends come from ``scales``."""
     if not math.isfinite(scales.beta_global) and (cfg.beta_min is None or cfg.beta_max is None):
         raise UsageError(
-            "beta_min", "all stored patterns are equal, or there is only one (m_max = 0): set beta_min and beta_max yourself"
+            "beta_min",
+            "all stored patterns are equal, or there is only one (m_max = 0): set beta_min and beta_max yourself",
         )
     beta_min = float(cfg.beta_min) if cfg.beta_min is not None else BETA_MIN_FACTOR * scales.beta_global
     if cfg.beta_max is not None:

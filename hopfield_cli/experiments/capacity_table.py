@@ -141,7 +141,8 @@ def print_summary(
         caption_justify="left",
     )
     for name in ("model", "beta", "d", "capacity", "trials", "0.138d", "d/2ln d", "Thm 3", "fit"):
-        table.add_column(name, justify="left" if name == "model" else "right")
+        # the model name never wraps (it is what a reader looks for); numbers may wrap in a narrow terminal
+        table.add_column(name, justify="left" if name == "model" else "right", no_wrap=name == "model")
     for r in capacity.to_dict("records"):
         cap = f"{r['capacity']:,}" + ("+" if str(r["censored"]).startswith("never") else "")
         thm3 = "-" if math.isnan(r["thm3_n"]) else f"{r['thm3_n']:.3g} ({r['thm3_c']:.3g})"

@@ -47,6 +47,17 @@ def require_file(path: str | os.PathLike, field: str) -> Path:
     return p
 
 
+def require_suffix(p: Path, allowed: tuple[str, ...], field: str) -> str:
+    """The lower-case extension of ``p`` if it is one of ``allowed``, else a UsageError listing them."""
+    suffix = p.suffix.lower()
+    if suffix not in allowed:
+        raise UsageError(
+            field,
+            f"unsupported extension '{p.suffix or '(none)'}' of {p.name}; use one of {', '.join(allowed)}",
+        )
+    return suffix
+
+
 def require_folder(path: str | os.PathLike, field: str) -> Path:
     """Return ``path`` as a Path if it names a readable folder; else raise UsageError."""
     p = Path(path).expanduser()
@@ -69,12 +80,7 @@ def load_matrix(path: str | os.PathLike, field: str = "patterns.path") -> torch.
     arrays that are not 2-D, empty, or hold NaN/inf. Returns a float32 CPU tensor of shape (N, d).
     """
     p = require_file(path, field)
-    suffix = p.suffix.lower()
-    if suffix not in MATRIX_SUFFIXES:
-        raise UsageError(
-            field,
-            f"unsupported extension '{p.suffix or '(none)'}' of {p.name}; use one of {', '.join(MATRIX_SUFFIXES)}",
-        )
+    suffix = require_suffix(p, MATRIX_SUFFIXES, field)
     if suffix == ".npy":
         data = _read_npy(p, field)
     elif suffix == ".csv":

@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from hopfield_cli.core.fixed_points import HEAD_CLASSES, head_class, k90
-from hopfield_cli.data.loaders import require_file, safe_torch_load
+from hopfield_cli.data.loaders import require_file, require_suffix, safe_torch_load
 from hopfield_cli.errors import UsageError
 from hopfield_cli.output import console, write_json, write_run_info, write_table
 
@@ -42,12 +42,7 @@ _ROWS_PER_BLOCK = 1 << 16  # rows of probabilities checked / measured at a time
 def load_attention(path: str | Path) -> torch.Tensor:
     """Read attention probabilities as a float tensor (L, H, Q, K); a 3-D input becomes L = 1."""
     p = require_file(path, FIELD)
-    suffix = p.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UsageError(
-            FIELD,
-            f"unsupported extension '{p.suffix or '(none)'}' of {p.name}; use one of {', '.join(SUFFIXES)}",
-        )
+    suffix = require_suffix(p, SUFFIXES, FIELD)
     if suffix == ".safetensors":
         data = _read_safetensors(p)
     elif suffix == ".npy":

@@ -44,7 +44,9 @@ def config_dir() -> str:
 
 def fail(error: UsageError) -> None:
     """Print a user error as one line on stderr and exit 2."""
-    typer.echo(f"error: {error.field}: {error.message}", err=True)
+    from hopfield_cli.tasks import error_line
+
+    typer.echo(f"error: {error_line(error)}", err=True)
     raise SystemExit(error.exit_code)
 
 

@@ -65,6 +65,16 @@ def build_patterns(cfg: Any, generator: torch.Generator) -> PatternSet:
     return PatternSet(data.to(torch.float32).contiguous(), metadata)
 
 
+def load_or_build_patterns(cfg: Any, generator: torch.Generator) -> PatternSet:
+    """The patterns of ``cfg.memory`` (a file from `hopfield store`, as saved) or else ``build_patterns``."""
+    if cfg.memory is not None:
+        from hopfield_cli.data.memory_file import load_memory
+
+        patterns, metadata = load_memory(cfg.memory, field="memory")
+        return PatternSet(patterns.to(torch.float32).contiguous(), dict(metadata))
+    return build_patterns(cfg, generator)
+
+
 def success_mask(
     criterion: str,
     tol: float | None,

@@ -49,7 +49,7 @@ from hopfield_cli.core.modern import ModernHopfield
 from hopfield_cli.core.nearest import nearest_patterns
 from hopfield_cli.core.streaming import default_memory_budget
 from hopfield_cli.errors import UsageError
-from hopfield_cli.experiments.common import build_patterns, device_and_dtype, meaning_warnings, warn
+from hopfield_cli.experiments.common import device_and_dtype, load_or_build_patterns, meaning_warnings, warn
 from hopfield_cli.output import console, key_value_table, write_json, write_run_info, write_table
 from hopfield_cli.progress import cell_progress
 
@@ -107,17 +107,11 @@ def load_scan_patterns(cfg: Any, generator: torch.Generator) -> ScanPatterns:
     member lies about cluster_spread * ||c|| from its centre whatever the scale of the source.
     """
     clusters = int(cfg.clusters)
-    if cfg.memory is not None:
-        from hopfield_cli.data.memory_file import load_memory
-
-        base, metadata = load_memory(cfg.memory, field="memory")
-        metadata = dict(metadata)
-    else:
-        base_cfg = cfg
-        if clusters > 0 and cfg.patterns.source not in ("file", "images"):
-            base_cfg = OmegaConf.merge(cfg, {"num_patterns": clusters})
-        pattern_set = build_patterns(base_cfg, generator)
-        base, metadata = pattern_set.patterns, dict(pattern_set.metadata)
+    base_cfg = cfg
+    if cfg.memory is None and clusters > 0 and cfg.patterns.source not in ("file", "images"):
+        base_cfg = OmegaConf.merge(cfg, {"num_patterns": clusters})
+    pattern_set = load_or_build_patterns(base_cfg, generator)
+    base, metadata = pattern_set.patterns, dict(pattern_set.metadata)
     if clusters == 0:
         return ScanPatterns(base.to(torch.float32).contiguous(), metadata)
     if clusters > base.shape[0]:

@@ -14,8 +14,8 @@ from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments.common import (
     BETA_MODELS,
     PatternSet,
-    build_patterns,
     device_and_dtype,
+    load_or_build_patterns,
     make_model,
     meaning_warnings,
     success_mask,
@@ -38,15 +38,6 @@ RESULT_COLUMNS = [
     "k90",
     "kind",
 ]
-
-
-def load_or_build_patterns(cfg: Any, generator: torch.Generator) -> PatternSet:
-    if cfg.memory is not None:
-        from hopfield_cli.data.memory_file import load_memory
-
-        patterns, metadata = load_memory(cfg.memory, field="memory")
-        return PatternSet(patterns.to(torch.float32).contiguous(), dict(metadata))
-    return build_patterns(cfg, generator)
 
 
 def make_queries(
@@ -82,11 +73,6 @@ def make_queries(
     return queries, target_ids
 
 
-def build_model(cfg: Any, memory_budget: int | None) -> Any:
-    """The core model that ``cfg.model`` and ``cfg.beta`` describe."""
-    return make_model(cfg.model.name, float(cfg.beta), cfg.model, int(cfg.seed), memory_budget)
-
-
 def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     """Retrieve every query; write results.parquet/csv, summary.json and (for images) a PNG grid."""
     from hopfield_cli.core.fixed_points import fixed_point_kind
@@ -104,7 +90,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         patterns, queries = check_binary(
             patterns, queries, binarise=bool(cfg.model.binarise), model_name=cfg.model.name
         )
-    model = build_model(cfg, parse_bytes(cfg.memory_budget))
+    model = make_model(
+        cfg.model.name, float(cfg.beta), cfg.model, int(cfg.seed), parse_bytes(cfg.memory_budget)
+    )
 
     x = patterns.to(device=device, dtype=dtype)
     q = queries.to(device=device, dtype=dtype)

@@ -21,13 +21,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf, open_dict
 
-from hopfield_cli.config import register_configs, validate
+from hopfield_cli.config import check_values, register_configs
 from hopfield_cli.core.models import check_binary
 from hopfield_cli.core.nearest import nearest_patterns
 from hopfield_cli.experiments import capacity_sweep
-from hopfield_cli.experiments.capacity_sweep import PatternBank, load_fixed_patterns, make_queries
-from hopfield_cli.experiments.common import make_model, success_mask
+from hopfield_cli.experiments.capacity_sweep import make_queries
+from hopfield_cli.experiments.families import make_model
+from hopfield_cli.experiments.pattern_bank import PatternBank, load_fixed
+from hopfield_cli.experiments.scoring import success_mask
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,14 +51,15 @@ def reference_modern(
 
 def loop_baseline(cfg, results: pd.DataFrame, batch: int) -> tuple[float, int, int]:
     """Seconds for all cells of ``results`` done the plain way; successes (loop) and successes (sweep)."""
-    fixed, _ = load_fixed_patterns(cfg)
+    fixed_set = load_fixed(cfg)
+    fixed = fixed_set.patterns if fixed_set is not None else None
     started = time.perf_counter()
     loop_successes = 0
     for r in results.itertuples():
         bank = PatternBank(cfg, int(r.dim), fixed)  # a fresh bank per cell and trial: nothing reused
         x = bank.prefix(int(r.trial), int(r.num_patterns))
         queries, target_ids = make_queries(cfg, x, int(r.trial), None)
-        x, queries = check_binary(x, queries, binarise=bool(cfg.model.binarise), model_name=r.model)
+        x, queries = check_binary(x, queries, binarise=cfg.binarise, model_name=r.model)
         states = []
         for start in range(0, queries.shape[0], batch):
             q = queries[start : start + batch]
@@ -65,7 +69,8 @@ def loop_baseline(cfg, results: pd.DataFrame, batch: int) -> tuple[float, int, i
                 )
             else:
                 beta = None if r.beta != r.beta else float(r.beta)
-                model = make_model(r.model, beta, cfg.model, int(cfg.seed), None)
+                family = getattr(cfg.families, r.model)
+                model = make_model(family, beta, int(cfg.seed), None, f"families.{r.model}")
                 states.append(
                     model.retrieve(
                         x, q, update_steps_max=int(cfg.update_steps_max), eps=float(cfg.eps)
@@ -105,8 +110,11 @@ def main() -> None:
         run_dir = Path(tempfile.mkdtemp(prefix="capacity_sweep_"))
         overrides = ["dim=64", "beta=8"]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("capacity_sweep", overrides=[*overrides, "plots=false"])
-    validate("capacity-sweep", cfg)
+        composed = compose("capacity_sweep", overrides=[*overrides, "plots=false"])
+    with open_dict(composed):
+        composed.pop("hydra", None)
+    cfg = OmegaConf.to_object(composed)
+    check_values(cfg)
     sweep_times, loop_times = [], []
     for i in range(max(1, args.repeat)):
         if not args.run_dir:

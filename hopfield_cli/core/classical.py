@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 
 from hopfield_cli.core.base import RetrievalResult
-from hopfield_cli.errors import UsageError
+from hopfield_cli.core.errors import CoreError
 
 UPDATES = ("async", "sync")
 
@@ -122,7 +122,7 @@ class ClassicalHopfield:
 
     def __post_init__(self) -> None:
         if self.update not in UPDATES:
-            raise UsageError("model.update", f"'{self.update}' is not one of {', '.join(UPDATES)}")
+            raise CoreError("update_rule", f"'{self.update}' is not one of {', '.join(UPDATES)}")
 
     def energy(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """E(xi) = -1/2 xi^T W xi, from the overlaps: W has zero diagonal, so the self terms are removed."""

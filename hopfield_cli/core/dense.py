@@ -16,7 +16,7 @@ import torch
 
 from hopfield_cli.core.base import RetrievalResult
 from hopfield_cli.core.classical import overlap_sweep_result
-from hopfield_cli.errors import UsageError
+from hopfield_cli.core.errors import CoreError
 
 CHUNK_ELEMENTS = 1 << 22  # (B x chunk) temporaries of the field stay under ~32 MiB in float64
 
@@ -45,7 +45,7 @@ class DenseAssociativeMemory:
 
     def __post_init__(self) -> None:
         if int(self.n) != self.n or self.n < 1:
-            raise UsageError("model.n", f"the interaction order must be an integer >= 1; got {self.n}")
+            raise CoreError("n", f"the interaction order must be an integer >= 1; got {self.n}")
         self.n = int(self.n)
 
     def interaction(self, z: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ import torch
 from hopfield_cli.core.base import RetrievalResult
 from hopfield_cli.core.classical import overlap_sweep_result
 from hopfield_cli.core.dense import pattern_chunks
-from hopfield_cli.errors import UsageError
+from hopfield_cli.core.errors import CoreError
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ExponentialMemory:
 
     def __post_init__(self) -> None:
         if not self.beta > 0:
-            raise UsageError("model.beta", f"beta must be > 0; got {self.beta}")
+            raise CoreError("beta", f"beta must be > 0; got {self.beta}")
 
     def energy(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """-(1/beta) log sum_i exp(beta x_i^T xi): same ordering as -sum_i exp(beta x_i^T xi), no overflow."""

@@ -8,7 +8,7 @@ import importlib
 import torch
 
 from hopfield_cli.core.base import HopfieldModel
-from hopfield_cli.errors import UsageError
+from hopfield_cli.core.errors import CoreError
 
 MODEL_NAMES = ("modern", "classical", "dense", "exponential", "sparse")
 BINARY_MODELS = frozenset({"classical", "dense", "exponential"})
@@ -24,29 +24,35 @@ _FAMILIES = {
 
 
 def model_class(name: str) -> type:
-    """The dataclass of a family; UsageError("model", ...) for an unknown name."""
+    """The dataclass of a family; CoreError("model", ...) for an unknown name."""
     if name not in _FAMILIES:
-        raise UsageError("model", f"unknown model '{name}'; allowed: {', '.join(MODEL_NAMES)}")
+        raise CoreError("model", f"unknown model '{name}'; allowed: {', '.join(MODEL_NAMES)}")
     module, cls = _FAMILIES[name]
     return getattr(importlib.import_module(module), cls)
 
 
 def build_model(name: str, **params) -> HopfieldModel:
-    """Instantiate family ``name`` with ``params``; unknown names and parameters are usage errors."""
+    """Instantiate family ``name`` with ``params``.
+
+    Unknown names and parameters are CoreError("model", ...); a bad value is the family's CoreError naming
+    that parameter (``beta``, ``n``, ``update_rule``, ``alpha``).
+    """
     cls = model_class(name)
     allowed = [field.name for field in dataclasses.fields(cls) if field.init]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise UsageError(
+        raise CoreError(
             "model",
             f"model {name} has no parameter {', '.join(repr(p) for p in unknown)}; allowed: {', '.join(allowed)}",
         )
     try:
         return cls(**params)
+    except CoreError:
+        raise  # the family named its own parameter
     except TypeError as error:  # a required parameter is missing (e.g. beta)
-        raise UsageError("model", f"model {name}: {error}; allowed: {', '.join(allowed)}") from error
-    except ValueError as error:  # a family that checks its values with ValueError rather than UsageError
-        raise UsageError("model", f"model {name}: {error}") from error
+        raise CoreError("model", f"model {name}: {error}; allowed: {', '.join(allowed)}") from error
+    except ValueError as error:  # a value that fails before the family's own check (e.g. int("x"))
+        raise CoreError("model", f"model {name}: {error}") from error
 
 
 def check_binary(
@@ -55,7 +61,7 @@ def check_binary(
     """Gate the binary families (classical, dense, exponential) on +-1 inputs.
 
     Other families get their inputs back unchanged. With ``binarise`` the sign is taken (0 -> +1);
-    without it, any value other than +-1 is a UsageError naming the field (``patterns`` or ``queries``).
+    without it, any value other than +-1 is a CoreError naming ``patterns`` or ``queries``.
     """
     if model_name not in BINARY_MODELS:
         return patterns, queries
@@ -64,7 +70,7 @@ def check_binary(
     for field, values in (("patterns", patterns), ("queries", queries)):
         if values.numel() and not bool((values.abs() == 1).all()):
             low, high = float(values.min()), float(values.max())
-            raise UsageError(
+            raise CoreError(
                 field,
                 f"model {model_name} needs +-1 {field}; got values in [{low:g}, {high:g}]; "
                 "set binarise=true to take their sign",

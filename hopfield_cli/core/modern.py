@@ -1,18 +1,45 @@
 """The modern continuous Hopfield network of Ramsauer et al. (2021): energy Eq. 2, update Eq. 3.
 
-All heavy lifting is one softmax pass over the patterns (``streaming.softmax_pass``), which never holds more
-than ``memory_budget`` bytes of scores. The pass that updates xi_t also yields lse(beta, X^T xi_t), so the energy
-of every visited state comes free; only the final state needs one more pass (which also gives max_i p_i and k90).
+``reference_update`` and ``reference_energy`` state Eqs. 3 and 2 as written, on the full (B, N) score matrix.
+``ModernHopfield`` computes the same with one softmax pass over the patterns (``streaming.softmax_pass``), which
+never holds more than ``memory_budget`` bytes of scores. The budget is resolved and the chunks are planned once
+per call (``budget``). The pass that updates xi_t also yields lse(beta, X^T xi_t), so the energy of every visited
+state comes free; only the final state needs one more pass (which also gives max_i p_i and k90).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
-from hopfield_cli.core import streaming
+from hopfield_cli.core import budget, streaming
 from hopfield_cli.core.base import RetrievalResult
+from hopfield_cli.core.errors import CoreError
+
+
+def reference_update(patterns: torch.Tensor, states: torch.Tensor, beta: float) -> torch.Tensor:
+    """Eq. 3 as written: xi_new = X softmax(beta X^T xi), on the whole (B, N) score matrix. (B, d)
+
+    No chunking and no tricks beyond torch.softmax's max shift: the plain form the streaming pass must match.
+    Computed and returned in float64 whatever the input dtype.
+    """
+    x, xi = patterns.double(), states.double()
+    return torch.softmax(beta * xi @ x.T, dim=1) @ x
+
+
+def reference_energy(patterns: torch.Tensor, states: torch.Tensor, beta: float) -> torch.Tensor:
+    """Eq. 2 as written: E(xi) = -lse(beta, X^T xi) + 1/2 xi^T xi + beta^-1 log N + 1/2 M^2, M = max_i ||x_i||.
+
+    lse(beta, z) = beta^-1 log sum_i exp(beta z_i) by torch.logsumexp on the whole (B, N) score matrix. (B,)
+    Computed and returned in float64. At tiny beta -lse and beta^-1 log N cancel here, which
+    ``ModernHopfield.energy`` avoids.
+    """
+    x, xi = patterns.double(), states.double()
+    lse = torch.logsumexp(beta * xi @ x.T, dim=1) / beta
+    big_m = torch.linalg.vector_norm(x, dim=1).max()
+    return -lse + 0.5 * (xi * xi).sum(dim=1) + math.log(x.shape[0]) / beta + 0.5 * big_m**2
 
 
 def _check(patterns: torch.Tensor, states: torch.Tensor) -> None:
@@ -30,43 +57,49 @@ def _check(patterns: torch.Tensor, states: torch.Tensor) -> None:
 class ModernHopfield:
     """Modern Hopfield network with inverse temperature ``beta``.
 
-    ``memory_budget``: bytes allowed for temporary score blocks (None: ``streaming.default_memory_budget``).
-    ``query_chunk`` / ``pattern_chunk``: force chunk sizes (tests). ``k90_cap``: top-K kept per query when
-    patterns must be streamed (k90 is exact up to it; see ``streaming``).
+    ``memory_budget``: bytes allowed for temporary score blocks (None: ``budget.default_memory_budget``, read
+    once per call). ``query_chunk`` / ``pattern_chunk``: force chunk sizes (tests). ``k90_cap``: top-K kept per
+    query when patterns must be streamed (k90 is exact up to it; see ``streaming``).
     """
 
     beta: float
     memory_budget: int | None = None
     query_chunk: int | None = None
     pattern_chunk: int | None = None
-    k90_cap: int = streaming.DEFAULT_K90_CAP
+    k90_cap: int = budget.DEFAULT_K90_CAP
 
     name = "modern"
 
     def __post_init__(self) -> None:
         if not (self.beta > 0 and self.beta < float("inf")):
-            raise ValueError(f"beta must be a positive finite number, got {self.beta}")
+            raise CoreError("beta", f"beta must be a positive finite number, got {self.beta}")
 
-    # -- planning -------------------------------------------------------------------------------------------
-    def _budget(self, device: torch.device) -> int:
-        return (
-            streaming.default_memory_budget(device) if self.memory_budget is None else int(self.memory_budget)
-        )
-
-    def _plan(self, patterns: torch.Tensor, n_queries: int, with_stats: bool) -> streaming.ChunkPlan:
-        return streaming.plan_chunks(
+    # -- planning (once per call) ---------------------------------------------------------------------------
+    def _plan(
+        self, patterns: torch.Tensor, n_queries: int, *, with_stats: bool, memory_budget: int
+    ) -> budget.ChunkPlan:
+        """Chunk sizes for passes over up to ``n_queries`` queries; fewer queries reuse the same sizes."""
+        return budget.plan_chunks(
             patterns.shape[0],
             n_queries,
             dtype=patterns.dtype,
-            memory_budget=self._budget(patterns.device),
+            memory_budget=memory_budget,
             with_stats=with_stats,
             k90_cap=self.k90_cap,
             query_chunk=self.query_chunk,
             pattern_chunk=self.pattern_chunk,
         )
 
-    def _pass(self, patterns, states, *, with_states, with_stats, norm_max=None) -> streaming.PassResult:
-        plan = self._plan(patterns, states.shape[0], with_stats)
+    def _pass(
+        self,
+        patterns: torch.Tensor,
+        states: torch.Tensor,
+        plan: budget.ChunkPlan,
+        *,
+        with_states: bool,
+        with_stats: bool,
+        norm_max: float | None = None,
+    ) -> streaming.PassResult:
         return streaming.softmax_pass(
             patterns,
             states.to(patterns.dtype),
@@ -76,6 +109,21 @@ class ModernHopfield:
             with_stats=with_stats,
             k90_cap=self.k90_cap,
             pattern_norm_max=norm_max,
+        )
+
+    def _one_pass(
+        self,
+        patterns: torch.Tensor,
+        states: torch.Tensor,
+        *,
+        with_states: bool,
+        norm_max: float | None = None,
+    ) -> streaming.PassResult:
+        """A single pass (``energy``, ``update``): resolve the budget, plan, compute."""
+        memory_budget = budget.resolve_budget(self.memory_budget, patterns.device)
+        plan = self._plan(patterns, states.shape[0], with_stats=False, memory_budget=memory_budget)
+        return self._pass(
+            patterns, states, plan, with_states=with_states, with_stats=False, norm_max=norm_max
         )
 
     @staticmethod
@@ -93,13 +141,13 @@ class ModernHopfield:
         """
         _check(patterns, states)
         norm_max = streaming.max_norm(patterns)
-        res = self._pass(patterns, states, with_states=False, with_stats=False, norm_max=norm_max)
+        res = self._one_pass(patterns, states, with_states=False, norm_max=norm_max)
         return self._energy_from(res.lse_centered, states, norm_max)
 
     def update(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """One update, Eq. 3: xi_new = X softmax(beta X^T xi). (B, d), in the patterns' dtype."""
         _check(patterns, states)
-        return self._pass(patterns, states, with_states=True, with_stats=False).states
+        return self._one_pass(patterns, states, with_states=True).states
 
     def retrieve(
         self,
@@ -113,6 +161,7 @@ class ModernHopfield:
 
         Converged queries leave the batch: each step computes only the still-active rows. Energies (Eq. 2) of
         xi_t come from the pass that updates xi_t; one final pass gives the final energy, max_i p_i and k90.
+        Free memory is read once, and the budget and chunk plans are fixed before the first step.
         """
         _check(patterns, queries)
         if update_steps_max < 0:
@@ -120,16 +169,22 @@ class ModernHopfield:
         n, d = patterns.shape
         b = queries.shape[0]
         dev = patterns.device
-        streaming.estimate_memory(
+        free = budget.available_memory(dev)
+        memory_budget = budget.resolve_budget(self.memory_budget, dev, free=free)
+        step_plan = self._plan(patterns, b, with_stats=False, memory_budget=memory_budget)
+        final_plan = self._plan(patterns, b, with_stats=True, memory_budget=memory_budget)
+        budget.estimate_memory(
             n,
             b,
             d,
             dtype=patterns.dtype,
             device=dev,
-            memory_budget=self._budget(dev),
+            memory_budget=memory_budget,
             update_steps_max=update_steps_max,
             patterns_allocated=True,
             k90_cap=self.k90_cap,
+            free=free,
+            plan=final_plan,
         )
         acc = streaming.acc_dtype(patterns.dtype)
         norm_max = streaming.max_norm(patterns)
@@ -142,7 +197,9 @@ class ModernHopfield:
             if active.numel() == 0:
                 break
             current = states[active]  # (A, d)
-            res = self._pass(patterns, current, with_states=True, with_stats=False, norm_max=norm_max)
+            res = self._pass(
+                patterns, current, step_plan, with_states=True, with_stats=False, norm_max=norm_max
+            )
             energies[active, t] = self._energy_from(res.lse_centered, current, norm_max)
             moved = torch.linalg.vector_norm((res.states - current).to(acc), dim=1)
             states[active] = res.states
@@ -150,7 +207,9 @@ class ModernHopfield:
             done = moved <= eps
             converged[active[done]] = True
             active = active[~done]
-        final = self._pass(patterns, states, with_states=False, with_stats=True, norm_max=norm_max)
+        final = self._pass(
+            patterns, states, final_plan, with_states=False, with_stats=True, norm_max=norm_max
+        )
         e_final = self._energy_from(final.lse_centered, states, norm_max)
         cols = torch.arange(update_steps_max + 1, device=dev)
         energies = torch.where(cols[None, :] >= steps[:, None], e_final[:, None], energies)

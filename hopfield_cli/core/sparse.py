@@ -24,8 +24,8 @@ import torch
 
 from hopfield_cli.core.base import RetrievalResult
 from hopfield_cli.core.classical import pad_energies
+from hopfield_cli.core.errors import CoreError
 from hopfield_cli.core.fixed_points import k90
-from hopfield_cli.errors import UsageError
 
 
 def _entmax_function(alpha: float) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -33,7 +33,7 @@ def _entmax_function(alpha: float) -> Callable[[torch.Tensor], torch.Tensor]:
     try:
         import entmax
     except ImportError as error:
-        raise UsageError(
+        raise CoreError(
             "model",
             "model sparse needs the 'entmax' package; install it with pip install 'hopfield-cli[sparse]'",
         ) from error
@@ -58,10 +58,10 @@ class SparseHopfield:
 
     def __post_init__(self) -> None:
         if not self.beta > 0:
-            raise UsageError("model.beta", f"beta must be > 0; got {self.beta}")
+            raise CoreError("beta", f"beta must be > 0; got {self.beta}")
         if not self.alpha > 1:
-            raise UsageError(
-                "model.alpha", f"alpha must be > 1 (alpha = 1 is softmax: use model=modern); got {self.alpha}"
+            raise CoreError(
+                "alpha", f"alpha must be > 1 (alpha = 1 is softmax: use model=modern); got {self.alpha}"
             )
         self.alpha = float(self.alpha)
 

@@ -5,8 +5,8 @@ One pass (Eq. 3 of Ramsauer et al. 2021) computes, per query xi, the new state X
 max_i p_i and k90. Queries are cut into chunks of ``query_chunk`` rows and patterns into chunks of
 ``pattern_chunk`` rows. Over pattern chunks the pass keeps a running maximum m, the running sum of exp(s - m)
 and the running weighted sum of patterns, rescaling both by exp(m_old - m_new) when the maximum grows (the
-online softmax behind flash attention). Only one (query_chunk, pattern_chunk) float block is alive at a time, and
-``plan_chunks`` sizes it to ``memory_budget``.
+online softmax behind flash attention). Only one (query_chunk, pattern_chunk) float block is alive at a time;
+``budget.plan_chunks`` sizes it to a memory budget (this module only computes, it plans nothing).
 
 k90: when all N patterns fit in one block the weights of a query are all at hand and k90 is exact
 (``fixed_points.k90``). When patterns are streamed, a running top-K of each query's weights is kept (merged with
@@ -23,20 +23,17 @@ keeps full relative accuracy instead of cancelling.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from hopfield_cli.core.fixed_points import MASS, reach_tolerance
 from hopfield_cli.core.fixed_points import k90 as exact_k90
-from hopfield_cli.errors import CapacityError
 
-GIB = 1024**3
-MIB = 1024**2
-DEFAULT_K90_CAP = 1024
-QUERY_CHUNK = 256  # 256 query rows x N=1e4 float32 scores stay fast on small CPUs (measured in benchmarks/)
-MIN_PATTERN_CHUNK = 1024
+if TYPE_CHECKING:
+    from hopfield_cli.core.budget import ChunkPlan
+
 SMALL_SCORE = 0.5  # |beta x^T xi| bound under which the expm1 branch is used
 
 
@@ -45,163 +42,9 @@ def acc_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _is_half(dtype: torch.dtype) -> bool:
+def is_half(dtype: torch.dtype) -> bool:
+    """Whether ``dtype`` is a half precision (bfloat16/float16): products in it, the rest in float32."""
     return dtype in (torch.bfloat16, torch.float16)
-
-
-def block_bytes_per_element(dtype: torch.dtype, with_stats: bool) -> int:
-    """Bytes one score element costs in a block: the float buffer, a half copy, and sort/top-k scratch."""
-    per = torch.tensor([], dtype=acc_dtype(dtype)).element_size()
-    if _is_half(dtype):
-        per += 2
-    if with_stats:
-        per += 3 * per + 8  # sorted values, cumulative sums, a mask and int64 indices from sort/topk
-    return per
-
-
-def available_memory(device: torch.device | str = "cpu") -> int:
-    """Bytes free to allocate now: MemAvailable on Linux CPUs, free device memory on CUDA."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 8 * GIB
-
-
-def default_memory_budget(device: torch.device | str = "cpu") -> int:
-    """Budget for temporary score blocks: min(512 MiB, 1/8 of free RAM) on CPU, 1/4 of free memory on CUDA."""
-    device = torch.device(device)
-    free = available_memory(device)
-    if device.type == "cuda":
-        return max(free // 4, 16 * MIB)
-    return max(min(512 * MIB, free // 8), 16 * MIB)
-
-
-@dataclass(frozen=True)
-class ChunkPlan:
-    """How a pass is cut: query rows per chunk, pattern rows per chunk and the bytes of one block."""
-
-    query_chunk: int
-    pattern_chunk: int
-    block_bytes: int
-
-    def streams(self, n_patterns: int) -> bool:
-        """Whether patterns are split (then k90 is capped)."""
-        return self.pattern_chunk < n_patterns
-
-
-def plan_chunks(
-    n_patterns: int,
-    n_queries: int,
-    *,
-    dtype: torch.dtype = torch.float32,
-    memory_budget: int,
-    with_stats: bool = True,
-    k90_cap: int = DEFAULT_K90_CAP,
-    query_chunk: int | None = None,
-    pattern_chunk: int | None = None,
-) -> ChunkPlan:
-    """Pick chunk sizes so that one block fits ``memory_budget``; explicit overrides win (for tests).
-
-    Prefers all N patterns in one block (exact k90, no rescaling) with up to 256 query rows; otherwise streams
-    patterns in chunks of at least 1024 rows (fewer query rows if needed). Raises CapacityError when not even one
-    query row against one pattern chunk fits.
-    """
-    n_patterns, n_queries = max(int(n_patterns), 1), max(int(n_queries), 1)
-    per = block_bytes_per_element(dtype, with_stats)
-    cap = min(k90_cap, n_patterns)
-
-    def cost(qc: int, pc: int) -> int:
-        topk = 2 * cap * qc * (per + 8) if (with_stats and pc < n_patterns) else 0
-        return qc * pc * per + topk
-
-    if query_chunk is not None or pattern_chunk is not None:
-        qc = max(1, min(int(query_chunk or QUERY_CHUNK), n_queries))
-        pc = max(1, min(int(pattern_chunk or n_patterns), n_patterns))
-        return ChunkPlan(qc, pc, cost(qc, pc))
-    qc = min(n_queries, max(QUERY_CHUNK, (1 << 21) // n_patterns))
-    if cost(qc, n_patterns) <= memory_budget:
-        return ChunkPlan(qc, n_patterns, cost(qc, n_patterns))
-    qc = min(n_queries, QUERY_CHUNK)
-    pc_min = min(MIN_PATTERN_CHUNK, n_patterns)
-    while qc > 1 and cost(qc, pc_min) > memory_budget:
-        qc //= 2
-    if cost(qc, pc_min) > memory_budget:
-        pc_min = 1
-    if cost(qc, pc_min) > memory_budget:
-        need = cost(1, 1)
-        raise CapacityError(
-            "memory_budget",
-            f"the smallest score block needs {need / GIB:.3g} GiB, budget {memory_budget / GIB:.3g} GiB; "
-            "raise memory_budget or lower k90_cap",
-        )
-    fixed = cost(qc, 0)
-    pc = max(pc_min, min(n_patterns - 1, (memory_budget - fixed) // (qc * per)))
-    return ChunkPlan(qc, pc, cost(qc, pc))
-
-
-@dataclass(frozen=True)
-class MemoryEstimate:
-    """Bytes a retrieval needs, computed before anything is allocated."""
-
-    patterns_bytes: int
-    working_bytes: int  # states, energies and per-query accumulators
-    block_bytes: int  # one score block, as planned
-    available_bytes: int
-    plan: ChunkPlan
-
-    @property
-    def total_bytes(self) -> int:
-        return self.patterns_bytes + self.working_bytes + self.block_bytes
-
-
-def estimate_memory(
-    n_patterns: int,
-    n_queries: int,
-    dim: int,
-    *,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str = "cpu",
-    memory_budget: int | None = None,
-    update_steps_max: int = 1,
-    patterns_allocated: bool = False,
-    k90_cap: int = DEFAULT_K90_CAP,
-) -> MemoryEstimate:
-    """Estimate a retrieval's memory and raise CapacityError("memory_budget", ...) when it cannot fit.
-
-    Counts the patterns (unless ``patterns_allocated``: they are already in memory and not counted against what
-    is free), about five (B, d) copies of the states, the (B, T + 1) energies, and one score block. Raises when
-    the total exceeds the memory free on ``device`` even with the smallest chunking.
-    """
-    device = torch.device(device)
-    budget = default_memory_budget(device) if memory_budget is None else int(memory_budget)
-    elem = torch.tensor([], dtype=dtype).element_size()
-    acc = torch.tensor([], dtype=acc_dtype(dtype)).element_size()
-    patterns_bytes = n_patterns * dim * elem
-    working = (
-        n_queries * dim * (2 * elem + 3 * acc) + n_queries * (update_steps_max + 1) * acc + 64 * n_queries
-    )
-    plan = plan_chunks(n_patterns, n_queries, dtype=dtype, memory_budget=budget, k90_cap=k90_cap)
-    free = available_memory(device)
-    est = MemoryEstimate(0 if patterns_allocated else patterns_bytes, working, plan.block_bytes, free, plan)
-    if est.total_bytes > free:
-        raise CapacityError(
-            "memory_budget",
-            f"retrieving {n_queries} queries from {n_patterns} patterns of dim {dim} ({dtype}) needs "
-            f"{est.total_bytes / GIB:.3g} GiB (patterns {patterns_bytes / GIB:.3g} GiB), budget "
-            f"{budget / GIB:.3g} GiB, but only {free / GIB:.3g} GiB is free on {device}",
-        )
-    return est
 
 
 def max_norm(patterns: torch.Tensor, chunk: int = 1 << 16) -> float:
@@ -242,7 +85,7 @@ def softmax_pass(
     plan: ChunkPlan,
     with_states: bool = True,
     with_stats: bool = False,
-    k90_cap: int = DEFAULT_K90_CAP,
+    k90_cap: int,
     pattern_norm_max: float | None = None,
 ) -> PassResult:
     """One pass of p = softmax(beta X^T xi) for every query (Eq. 3), chunked as ``plan`` says."""
@@ -250,7 +93,7 @@ def softmax_pass(
     b = queries.shape[0]
     dev, dt = patterns.device, patterns.dtype
     acc = acc_dtype(dt)
-    half = _is_half(dt)
+    half = is_half(dt)
     qc, pc = min(plan.query_chunk, max(b, 1)), min(plan.pattern_chunk, n)
     streams = pc < n
     cap = min(k90_cap, n)

@@ -12,14 +12,13 @@ up, not Python's round-half-to-even), so e.g. p = 0.5 of d = 3 changes 2 compone
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from hopfield_cli.errors import UsageError, finite_float
 
-KINDS = ("flip", "flip_bernoulli", "noise", "mask", "mask_lower_half", "none")
+CORRUPTIONS = ("flip", "flip_bernoulli", "noise", "mask", "mask_lower_half", "none")
 
 
 def num_changed(fraction: float, dim: int) -> int:
@@ -120,30 +119,35 @@ def mask_lower_half(
     return out
 
 
-def corrupt(patterns: torch.Tensor, cfg: Mapping, generator: torch.Generator) -> torch.Tensor:
-    """Apply the corruption that ``cfg`` (the ``corruption`` config group) describes.
+def corrupt(
+    queries: torch.Tensor, spec: Any, generator: torch.Generator, *, image_side: int | None = None
+) -> torch.Tensor:
+    """Apply the corruption that ``spec`` (the ``corruption`` group option) describes to ``queries``.
 
-    ``cfg["kind"]``: ``flip`` (p), ``flip_bernoulli`` (p), ``noise`` (sigma), ``mask`` (fraction, fill),
-    ``mask_lower_half`` (side, fill), ``none`` (an unchanged copy). Other keys are ignored.
+    ``spec.name`` with its own fields, read by attribute: ``flip`` (p), ``flip_bernoulli`` (p), ``noise``
+    (sigma), ``mask`` (fraction, fill), ``mask_lower_half`` (fill; the image side is ``image_side``, the
+    side of the stored images, or None for the lower half of the components), ``none`` (an unchanged copy).
     """
-    kind = cfg.get("kind")
-    fill = 0.0 if cfg.get("fill") is None else cfg["fill"]
+    name = getattr(spec, "name", None)
+    fill = getattr(spec, "fill", None)
+    fill = 0.0 if fill is None else fill
 
     def need(key: str) -> Any:
-        if cfg.get(key) is None:
-            raise UsageError(f"corruption.{key}", f"is required for kind={kind}")
-        return cfg[key]
+        value = getattr(spec, key, None)
+        if value is None:
+            raise UsageError(f"corruption.{key}", f"is required for corruption={name}")
+        return value
 
-    if kind == "flip":
-        return flip_exact(patterns, generator, p=need("p"))
-    if kind == "flip_bernoulli":
-        return flip_bernoulli(patterns, generator, p=need("p"))
-    if kind == "noise":
-        return gaussian_noise(patterns, generator, sigma=need("sigma"))
-    if kind == "mask":
-        return mask_random(patterns, generator, fraction=need("fraction"), fill=fill)
-    if kind == "mask_lower_half":
-        return mask_lower_half(patterns, generator, side=cfg.get("side"), fill=fill)
-    if kind == "none":
-        return patterns.clone()
-    raise UsageError("corruption.kind", f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    if name == "flip":
+        return flip_exact(queries, generator, p=need("p"))
+    if name == "flip_bernoulli":
+        return flip_bernoulli(queries, generator, p=need("p"))
+    if name == "noise":
+        return gaussian_noise(queries, generator, sigma=need("sigma"))
+    if name == "mask":
+        return mask_random(queries, generator, fraction=need("fraction"), fill=fill)
+    if name == "mask_lower_half":
+        return mask_lower_half(queries, generator, side=image_side, fill=fill)
+    if name == "none":
+        return queries.clone()
+    raise UsageError("corruption.name", f"unknown corruption {name!r}; use one of {', '.join(CORRUPTIONS)}")

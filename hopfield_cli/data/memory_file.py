@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import platform
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from hopfield_cli.data.loaders import require_file
+from hopfield_cli.data.readers import require_file
 from hopfield_cli.errors import UsageError
+from hopfield_cli.report.files import atomic_write
 
 FORMAT = "hopfield-memory"
 FORMAT_VERSION = 1
@@ -63,8 +63,9 @@ def save_memory(
 ) -> Path:
     """Write ``patterns`` (N, d) and ``metadata`` to ``path`` atomically; return the path written.
 
-    The file is written under a temporary name in the same folder and renamed into place, so a killed
-    run never leaves half a memory file. Missing parent folders are created.
+    The file is written through ``report.files.atomic_write`` (a temporary file in the same folder with
+    the usual umask permissions, fsync'ed, then renamed into place), so a killed run never leaves half a
+    memory file. Missing parent folders are created.
     """
     if not isinstance(patterns, torch.Tensor) or patterns.dim() != 2 or 0 in patterns.shape:
         raise ValueError(
@@ -97,34 +98,19 @@ def save_memory(
     target = Path(path).expanduser()
     if target.is_dir():
         raise UsageError(field, f"{target} is a directory; expected a file name for the memory")
-    # A unique name in the same folder (so os.replace is an atomic rename), created with the usual umask.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Serialise to bytes and write them ourselves: the file gets the usual umask permissions
-        # (safetensors' save_file creates 0600 files) and can be fsync'ed before the rename.
-        with open(tmp, "xb") as fh:
+
+    def write(tmp: str) -> None:
+        # Serialised to bytes and written into atomic_write's temporary file (usual umask permissions).
+        with open(tmp, "wb") as fh:
             fh.write(save({TENSOR_KEY: tensor}, metadata=encoded))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+
+    try:
+        atomic_write(target, write)
     except (PermissionError, SafetensorError, OSError) as exc:
-        _remove(tmp)
         if isinstance(exc, PermissionError) or "ermission denied" in str(exc):
             raise UsageError(field, f"cannot write {target}: permission denied") from None
         raise UsageError(field, f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from None
-    except BaseException:
-        _remove(tmp)
-        raise
     return target
-
-
-def _remove(tmp: Path) -> None:
-    """Remove a temporary file if it is there; a parent that is a file (NotADirectoryError) means it is not."""
-    try:
-        tmp.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.Tensor, dict]:

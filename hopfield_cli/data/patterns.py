@@ -10,13 +10,13 @@ Sources:
 - ``gaussian``: entries i.i.d. N(0, 1).
 - ``sphere``: uniform on the sphere of radius M = K sqrt(d-1) (Theorem 3 of Ramsauer et al., 2021): a
   Gaussian vector scaled to that norm. ``radius_k`` is K.
-- ``correlated``: patterns with mean overlap E[x_i . x_j] / d = rho for i != j, rho in [0, 1) (config
-  key ``correlation``; ``rho`` is accepted too):
-  * kind ``binary``: draw one random sign prototype s; each pattern copies each component of s with
-    probability q = sqrt(rho), else takes a fresh random sign. Two patterns agree in expectation only
-    where both copied (probability q^2), so E[x_ik x_jk] = q^2 = rho.
-  * kind ``gaussian``: x_i = sqrt(rho) z_0 + sqrt(1 - rho) z_i with z's i.i.d. N(0, I): unit-variance
-    entries with covariance rho between patterns.
+- ``correlated``: patterns with mean overlap E[x_i . x_j] / d = rho for i != j, rho in [0, 1) (field
+  ``correlation``) around ONE prototype (``correlated_prototype``), with ``entries``:
+  * ``binary``: a random sign prototype s; each pattern copies each component of s with probability
+    q = sqrt(rho), else takes a fresh random sign. Two patterns agree in expectation only where both
+    copied (probability q^2), so E[x_ik x_jk] = q^2 = rho.
+  * ``gaussian``: x_i = sqrt(rho) z_0 + sqrt(1 - rho) z_i with z's i.i.d. N(0, I) and z_0 the prototype:
+    unit-variance entries with covariance rho between patterns.
 - ``file``: a matrix from .npy/.csv/.safetensors/.pt (see ``loaders.load_matrix``).
 - ``images``: a folder of PNG/JPEG images, gray scale in [-1, 1] (see ``loaders.load_images``).
 """
@@ -24,7 +24,6 @@ Sources:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -34,7 +33,7 @@ from hopfield_cli.errors import UsageError, finite_float
 
 SOURCES = ("binary", "gaussian", "sphere", "correlated", "file", "images")
 NORMALISATIONS = ("none", "unit", "center", "standard")
-CORRELATED_KINDS = ("binary", "gaussian")
+CORRELATED_ENTRIES = ("binary", "gaussian")
 
 
 def _check_size(num_patterns: Any, dim: Any) -> None:
@@ -73,81 +72,106 @@ def sphere(num_patterns: int, dim: int, generator: torch.Generator, radius_k: fl
     return (z * (k * math.sqrt(dim - 1) / norms)).to(torch.float32)
 
 
+def _check_entries(entries: Any) -> None:
+    if entries not in CORRELATED_ENTRIES:
+        raise UsageError(
+            "patterns.entries", f"unknown entries {entries!r}; use one of {', '.join(CORRELATED_ENTRIES)}"
+        )
+
+
+def correlated_prototype(dim: int, generator: torch.Generator, entries: str = "binary") -> torch.Tensor:
+    """The prototype the correlated patterns share, (1, d): random signs (binary) or N(0, I) (gaussian)."""
+    _check_entries(entries)
+    if entries == "binary":
+        return _random_signs((1, dim), generator)
+    return torch.randn(1, dim, generator=generator, device="cpu")
+
+
 def correlated(
-    num_patterns: int, dim: int, generator: torch.Generator, rho: float = 0.5, kind: str = "binary"
+    num_patterns: int,
+    dim: int,
+    generator: torch.Generator,
+    rho: float = 0.5,
+    entries: str = "binary",
+    prototype: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Patterns with mean pairwise overlap E[x_i . x_j] / d = rho (see the module docstring); shape (N, d)."""
+    """Patterns with mean pairwise overlap E[x_i . x_j] / d = rho (see the module docstring); shape (N, d).
+
+    Without ``prototype`` it is drawn first from ``generator``; a caller that draws patterns in blocks
+    passes the one prototype of all its blocks (``correlated_prototype``) so the blocks stay correlated.
+    """
     _check_size(num_patterns, dim)
     r = finite_float(rho, "patterns.correlation")
     if not 0.0 <= r < 1.0:
         raise UsageError("patterns.correlation", f"must be in [0, 1), got {rho!r}")
-    if kind == "binary":
-        prototype = _random_signs((1, dim), generator)
+    _check_entries(entries)
+    if prototype is None:
+        prototype = correlated_prototype(dim, generator, entries)
+    if tuple(prototype.shape) != (1, dim):
+        raise ValueError(f"prototype must have shape (1, {dim}), got {tuple(prototype.shape)}")
+    if entries == "binary":
         copies = torch.rand(num_patterns, dim, generator=generator, device="cpu") < math.sqrt(r)
         fresh = _random_signs((num_patterns, dim), generator)
         return torch.where(copies, prototype, fresh)
-    if kind == "gaussian":
-        z0 = torch.randn(1, dim, generator=generator, device="cpu")
-        z = torch.randn(num_patterns, dim, generator=generator, device="cpu")
-        return math.sqrt(r) * z0 + math.sqrt(1.0 - r) * z
-    raise UsageError("patterns.kind", f"unknown kind {kind!r}; use one of {', '.join(CORRELATED_KINDS)}")
+    z = torch.randn(num_patterns, dim, generator=generator, device="cpu")
+    return math.sqrt(r) * prototype + math.sqrt(1.0 - r) * z
 
 
 def make_patterns(
-    source_cfg: Mapping,
+    spec: Any,
     num_patterns: int | None,
     dim: int | None,
     generator: torch.Generator,
     *,
     info: dict | None = None,
 ) -> torch.Tensor:
-    """Build the stored patterns (N, d) float32 that ``source_cfg["source"]`` describes.
+    """Build the stored patterns (N, d) float32 that ``spec`` (the ``patterns`` group option) describes.
 
-    ``source_cfg`` is the ``patterns`` config group: ``source`` plus that source's keys (``radius_k``;
-    ``correlation`` (alias ``rho``), ``kind``; ``path``; ``path``, ``side``). For ``file`` and ``images`` the patterns come from
-    disk: ``num_patterns`` None means all of them, a smaller number takes the first rows (in file or
-    file-name order); ``dim`` None means the file's width, otherwise it must match.
+    ``spec.name`` is the source; its own fields are read by attribute: ``radius_k`` (sphere);
+    ``correlation``, ``entries`` (correlated); ``path`` (file); ``path``, ``side`` (images). For ``file``
+    and ``images`` the patterns come from disk: ``num_patterns`` None means all of them, a smaller number
+    takes the first rows (in file or file-name order); ``dim`` None means the file's width, otherwise it
+    must match.
 
-    If ``info`` is a dict it is updated with provenance for the memory file's metadata (``source`` and
-    its parameters; for images ``image_side`` and ``file_names``).
+    If ``info`` is a dict it is updated with provenance for the memory file's metadata (``source``: the
+    source's name, and its parameters; for images ``image_side`` and ``file_names``).
     """
-    source = source_cfg.get("source")
-    if source not in SOURCES:
-        raise UsageError("patterns.source", f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
-    details: dict[str, Any] = {"source": source}
+    name = getattr(spec, "name", None)
+    if name not in SOURCES:
+        raise UsageError("patterns.name", f"unknown source {name!r}; use one of {', '.join(SOURCES)}")
+    details: dict[str, Any] = {"source": name}
 
-    if source in ("file", "images"):
-        path = source_cfg.get("path")
+    if name in ("file", "images"):
+        path = getattr(spec, "path", None)
         if path in (None, ""):
-            raise UsageError("patterns.path", f"is required for source={source}")
+            raise UsageError("patterns.path", f"is required for patterns={name}")
         details["path"] = str(path)
-        if source == "file":
+        if name == "file":
             patterns = load_matrix(path, field="patterns.path")
         else:
-            side = source_cfg.get("side", 64)
+            side = getattr(spec, "side", 64)
             patterns, names = load_images(path, side=side, field="patterns.path")
             details.update(image_side=side, file_names=names)
-        patterns = _select(patterns, num_patterns, dim, source)
-        if source == "images":
+        patterns = _select(patterns, num_patterns, dim, name)
+        if name == "images":
             details["file_names"] = details["file_names"][: patterns.shape[0]]
     else:
         if num_patterns is None or dim is None:
             raise UsageError(
-                "num_patterns" if num_patterns is None else "dim", f"is required for source={source}"
+                "num_patterns" if num_patterns is None else "dim", f"is required for patterns={name}"
             )
-        if source == "binary":
+        if name == "binary":
             patterns = binary(num_patterns, dim, generator)
-        elif source == "gaussian":
+        elif name == "gaussian":
             patterns = gaussian(num_patterns, dim, generator)
-        elif source == "sphere":
-            radius_k = source_cfg.get("radius_k", 1.0)
+        elif name == "sphere":
+            radius_k = getattr(spec, "radius_k", 1.0)
             patterns = sphere(num_patterns, dim, generator, radius_k=radius_k)
             details["radius_k"] = radius_k
         else:
-            rho = source_cfg.get("correlation", source_cfg.get("rho", 0.5))
-            kind = source_cfg.get("kind", "binary")
-            patterns = correlated(num_patterns, dim, generator, rho=rho, kind=kind)
-            details.update(correlation=rho, kind=kind)
+            rho, entries = getattr(spec, "correlation", 0.5), getattr(spec, "entries", "binary")
+            patterns = correlated(num_patterns, dim, generator, rho=rho, entries=entries)
+            details.update(correlation=rho, entries=entries)
     if info is not None:
         info.update(details)
     return patterns

@@ -4,57 +4,68 @@ For every series (model, beta, d) the number of stored patterns N is found adapt
 geometrically from ``n_start`` by ``growth`` until the success rate is below ``threshold`` twice in a
 row (or N reaches ``n_max`` / the memory's size), then the crossing is refined by ``refine_steps``
 bisection steps (geometric midpoints). One cell = one (model, beta, d, N) with ``trials`` independent
-pattern sets; each finished cell goes to ``cells.jsonl`` at once (``CellLog``), so a kill costs at most
-the cell in flight and a resumed sweep replays the same decisions from the logged cells.
+pattern sets; each finished cell goes to ``cells.jsonl`` at once (``resume.CellLog``), so a kill costs at
+most the cell in flight and a resumed sweep replays the same decisions from the logged cells.
 
 Every model sees the SAME patterns and queries at a given (d, trial, N): patterns are the first N rows of
-a per-(d, trial) stream generated in deterministic blocks, queries come from a generator seeded by
-(seed, d, trial, N) alone. Capacity = the largest tested N whose success rate (pooled over trials) is
->= threshold; the interval comes from the per-trial capacities. Theory: 0.138 d, d/(2 log d), d/(4 log d)
-for the classical network (Amit et al.; McEliece et al.), Theorem 3 of Ramsauer et al. (2021) for the
-modern one, and a least-squares fit of log capacity vs d per (model, beta).
+a per-(d, trial) stream (``pattern_bank``), queries come from a generator seeded by (seed, "queries", d,
+trial, N) alone (``queries.corrupted``). Capacity = the largest tested N whose success rate (pooled over
+trials) is >= threshold, with theory beside it (``capacity_table``): 0.138 d, d/(2 log d), d/(4 log d) for the
+classical network (Amit et al.; McEliece et al.) and Theorem 3 of Ramsauer et al. (2021) for the modern one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import OmegaConf
 
-from hopfield_cli.cells import SWEEP_FILE, CellLog
-from hopfield_cli.config import parse_bytes
-from hopfield_cli.errors import UsageError
+from hopfield_cli.errors import UsageError, parse_bytes
+from hopfield_cli.experiments import footprint as fp
+from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.capacity_table import capacity_table, pooled_rates, print_summary
-from hopfield_cli.experiments.common import (
-    BETA_MODELS,
-    build_patterns,
-    device_and_dtype,
-    make_model,
-    meaning_warnings,
-    success_mask,
-    warn,
-)
-from hopfield_cli.output import write_json, write_run_info, write_table
-from hopfield_cli.progress import cell_progress
+from hopfield_cli.experiments.families import has_beta, make_model
+from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, CACHE_BYTES, PatternBank, generator, load_fixed
+from hopfield_cli.experiments.patterns import device_and_dtype
+from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
+from hopfield_cli.experiments.scoring import score
+from hopfield_cli.experiments.warnings import meaning_warnings, warn
+from hopfield_cli.report.console import cell_progress
+from hopfield_cli.report.files import write_json, write_run_info, write_table
 
-BLOCK_ROWS = (
-    4096  # generated patterns come in blocks of this many rows: every N is a prefix of the same stream
+# The config fields that decide the results; plus families.<m> for the families in ``models`` only, so that
+# resume, plots, device, memory_budget and an unused family's settings never block a resume.
+RESULT_FIELDS = (
+    "seed",
+    "dtype",
+    "patterns",
+    "corruption",
+    "models",
+    "beta",
+    "betas",
+    "dim",
+    "dims",
+    "memory",
+    "normalise",
+    "binarise",
+    "trials",
+    "num_queries",
+    "n_start",
+    "n_max",
+    "growth",
+    "refine_steps",
+    "threshold",
+    "update_steps_max",
+    "eps",
+    "success",
+    "success_tol",
 )
-CACHE_BYTES = (
-    1 << 30
-)  # generated pattern rows kept across cells (all trials of one d); beyond it they are redrawn
-# Config fields that never change a result: left out of the fingerprint so a resume may change them.
-NOT_IN_FINGERPRINT = ("resume", "plots", "device", "memory_budget")
 
 
 @dataclass(frozen=True)
@@ -67,148 +78,50 @@ class Series:
         return {"model": self.model, "beta": self.beta, "dim": self.dim, "num_patterns": int(n)}
 
 
-def derived_seed(*parts: Any) -> int:
-    """A seed for one named stream (patterns of a block, queries of a cell): stable across runs and machines."""
-    digest = hashlib.sha256(json.dumps(parts, default=str).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+@dataclass(frozen=True)
+class Context:
+    """What every cell of one run shares: where it computes and the memory file's image side."""
 
-
-def _generator(*parts: Any) -> torch.Generator:
-    return torch.Generator().manual_seed(derived_seed(*parts))
-
-
-# --- patterns and queries -----------------------------------------------------------------------------
-
-
-class PatternBank:
-    """Stored patterns of one dimension d for every trial, as prefixes of one deterministic stream.
-
-    Generated sources are drawn lazily in blocks of ``BLOCK_ROWS`` rows, block b of trial t from its own
-    generator (seed, d, t, b), so the first N rows never depend on how far the stream was grown: a
-    resumed sweep and an uninterrupted one store the same patterns, and n_max = 1e6 costs nothing until
-    a model gets there. Fixed sources (file, images, memory) are one matrix shared by all trials: N
-    ranges over its prefixes and the trials differ in their queries only. ``normalise``/``binarise``
-    act on the prefix, i.e. on the memory of N patterns actually stored.
-    """
-
-    def __init__(self, cfg: Any, dim: int, fixed: torch.Tensor | None):
-        self.cfg, self.dim, self.fixed = cfg, dim, fixed
-        self.source = dict(cfg.patterns)
-        self.rows: dict[int, torch.Tensor] = {}
-
-    @property
-    def limit(self) -> int:
-        return int(self.fixed.shape[0]) if self.fixed is not None else int(self.cfg.n_max)
-
-    def _block(self, trial: int, block: int) -> torch.Tensor:
-        from hopfield_cli.data.patterns import make_patterns
-
-        gen = _generator(int(self.cfg.seed), "patterns", self.dim, trial, block)
-        if self.source["source"] != "correlated":
-            return make_patterns(self.source, BLOCK_ROWS, self.dim, gen)
-        # Correlated patterns share ONE prototype per trial (data/patterns.py's definition); drawing the
-        # prototype per block would decorrelate blocks, so the block is built here around the trial's prototype.
-        rho, kind = float(self.source.get("correlation", 0.5)), self.source.get("kind", "binary")
-        proto_gen = _generator(int(self.cfg.seed), "prototype", self.dim, trial)
-        if kind == "binary":
-            prototype = torch.randint(0, 2, (1, self.dim), generator=proto_gen).float() * 2 - 1
-            copies = torch.rand(BLOCK_ROWS, self.dim, generator=gen) < math.sqrt(rho)
-            fresh = torch.randint(0, 2, (BLOCK_ROWS, self.dim), generator=gen).float() * 2 - 1
-            return torch.where(copies, prototype, fresh)
-        z0 = torch.randn(1, self.dim, generator=proto_gen)
-        return math.sqrt(rho) * z0 + math.sqrt(1.0 - rho) * torch.randn(BLOCK_ROWS, self.dim, generator=gen)
-
-    def _raw(self, trial: int, n: int) -> torch.Tensor:
-        if self.fixed is not None:
-            return self.fixed[:n]
-        have = self.rows.get(trial)
-        have_n = 0 if have is None else have.shape[0]
-        if have_n < n:
-            blocks = [self._block(trial, b) for b in range(have_n // BLOCK_ROWS, -(-n // BLOCK_ROWS))]
-            have = torch.cat(([have] if have is not None else []) + blocks)
-            if (
-                have.numel() * 4 + sum(r.numel() * 4 for t, r in self.rows.items() if t != trial)
-                > CACHE_BYTES
-            ):
-                self.rows = {}  # keep memory bounded at huge N: the other trials are redrawn when needed
-            self.rows[trial] = have
-        return have[:n]
-
-    def prefix(self, trial: int, n: int) -> torch.Tensor:
-        """The first ``n`` stored patterns of ``trial``, (n, d) float32, normalised as configured."""
-        from hopfield_cli.data import patterns as sources
-
-        data = self._raw(trial, n)
-        if self.cfg.normalise != "none":
-            data = sources.normalise(data, self.cfg.normalise, field="normalise")
-        if self.cfg.binarise:
-            data = sources.binarise(data)
-        return data.to(torch.float32)
+    device: torch.device
+    dtype: torch.dtype
+    memory_budget: int | None
+    image_side: int | None
 
 
 def make_queries(cfg: Any, patterns: torch.Tensor, trial: int, image_side: int | None):
     """Queries (B, d) and target ids (B,) of one (d, trial, N): the same for every model and beta."""
-    from hopfield_cli.data.corruption import corrupt
-
     n, d = patterns.shape
-    gen = _generator(int(cfg.seed), "queries", d, trial, n)
-    b = int(cfg.num_queries)
-    target_ids = torch.randperm(n, generator=gen)[:b] if b <= n else torch.randint(0, n, (b,), generator=gen)
-    corruption = dict(cfg.corruption)
-    if corruption.get("kind") == "mask_lower_half":
-        corruption["side"] = image_side
-    return corrupt(patterns[target_ids], corruption, gen), target_ids
+    gen = generator(int(cfg.seed), "queries", d, trial, n)
+    return query_maker.corrupted(patterns, cfg.corruption, int(cfg.num_queries), gen, image_side)
 
 
-def load_fixed_patterns(cfg: Any) -> tuple[torch.Tensor | None, dict[str, Any]]:
-    """The user's matrix for memory=... or patterns.source=file|images; None for generated sources."""
-    if cfg.memory is not None:
-        from hopfield_cli.data.memory_file import load_memory
-
-        patterns, metadata = load_memory(cfg.memory, field="memory")
-        return patterns.to(torch.float32), dict(metadata)
-    if cfg.patterns.source in ("file", "images"):
-        proxy = SimpleNamespace(
-            patterns=cfg.patterns, normalise="none", binarise=False, num_patterns=None, dim=None
-        )
-        pattern_set = build_patterns(proxy, torch.Generator().manual_seed(int(cfg.seed)))
-        return pattern_set.patterns, dict(pattern_set.metadata)
-    return None, {"source": cfg.patterns.source}
-
-
-# --- one cell -----------------------------------------------------------------------------------------
-
-
-def run_cell(
-    cfg: Any, series: Series, n: int, bank: PatternBank, ctx: dict[str, Any]
-) -> list[dict[str, Any]]:
+def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) -> list[dict[str, Any]]:
     """Retrieve ``num_queries`` corrupted patterns in each trial at N = n; one row per trial.
 
     All queries of a trial go to the core in ONE batched call; trials loop (each trial stores a different
     memory, so they cannot share a call).
     """
     from hopfield_cli.core.models import check_binary
-    from hopfield_cli.core.nearest import nearest_patterns
 
-    model = make_model(series.model, series.beta, cfg.model, int(cfg.seed), ctx["memory_budget"])
+    family = getattr(cfg.families, series.model)
+    model = make_model(family, series.beta, int(cfg.seed), ctx.memory_budget, f"families.{series.model}")
     rows = []
     for trial in range(int(cfg.trials)):
         started = time.perf_counter()
         patterns = bank.prefix(trial, n)
-        queries, target_ids = make_queries(cfg, patterns, trial, ctx["image_side"])
-        patterns, queries = check_binary(
-            patterns, queries, binarise=bool(cfg.model.binarise), model_name=series.model
+        queries, target_ids = make_queries(cfg, patterns, trial, ctx.image_side)
+        patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=series.model)
+        scored = score(
+            model,
+            patterns.to(device=ctx.device, dtype=ctx.dtype),
+            queries,
+            target_ids,
+            update_steps_max=int(cfg.update_steps_max),
+            eps=float(cfg.eps),
+            criterion=cfg.success,
+            tol=cfg.success_tol,
         )
-        x = patterns.to(device=ctx["device"], dtype=ctx["dtype"])
-        result = model.retrieve(
-            x, queries.to(x), update_steps_max=int(cfg.update_steps_max), eps=float(cfg.eps)
-        )
-        states, x32 = result.states.float(), x.float()
-        retrieved_ids, _ = nearest_patterns(x32, states)
-        target_ids = target_ids.to(x.device)
-        success = success_mask(
-            cfg.success, cfg.success_tol, states, x32[target_ids], retrieved_ids, target_ids
-        )
+        success, result = scored.success, scored.result
         rows.append(
             {
                 **series.key(n),
@@ -226,6 +139,10 @@ def run_cell(
 
 
 # --- the adaptive N sequence --------------------------------------------------------------------------
+
+
+def _grow(n: int, cfg: Any, limit: int) -> int:
+    return min(limit, max(n + 1, int(round(n * float(cfg.growth)))))
 
 
 def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
@@ -246,7 +163,7 @@ def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
         fails = fails + 1 if rates[n] < threshold else 0
         if fails >= 2 or n >= limit:
             break
-        n = min(limit, max(n + 1, int(round(n * float(cfg.growth)))))
+        n = _grow(n, cfg, limit)
     for _ in range(int(cfg.refine_steps)):
         lo = max((m for m, r in known.items() if r >= threshold), default=0)
         above = [m for m in known if m > lo]
@@ -267,7 +184,7 @@ def series_budget(cfg: Any, limit: int) -> int:
     """Upper estimate of a series' cells (growth to the limit + refinement), for the progress bar's total."""
     steps, n = 1, min(int(cfg.n_start), limit)
     while n < limit:
-        n = min(limit, max(n + 1, int(round(n * float(cfg.growth)))))
+        n = _grow(n, cfg, limit)
         steps += 1
     return steps + int(cfg.refine_steps)
 
@@ -275,18 +192,17 @@ def series_budget(cfg: Any, limit: int) -> int:
 # --- the sweep ----------------------------------------------------------------------------------------
 
 
-def fingerprint(cfg: Any, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The config fields that decide the results (not resume, plots, device, memory_budget)."""
-    fields = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-    for name in NOT_IN_FINGERPRINT:
-        fields.pop(name, None)
-    fields.update(command="capacity-sweep", pattern_block_rows=BLOCK_ROWS)
+def sweep_fingerprint(cfg: Any, checksum: str | None) -> dict[str, Any]:
+    """``RESULT_FIELDS``, the settings of the families in ``models``, the block size and the memory's checksum."""
+    families = tuple(f"families.{m}" for m in dict.fromkeys(cfg.models))
+    extra: dict[str, Any] = {"command": "capacity-sweep", "pattern_block_rows": BLOCK_ROWS}
     if cfg.memory is not None:
-        fields["memory_checksum"] = metadata.get("checksum")
-    return fields
+        extra["memory_checksum"] = checksum
+    return fingerprint(cfg, RESULT_FIELDS + families, **extra)
 
 
 def sweep_dims(cfg: Any, fixed: torch.Tensor | None) -> list[int]:
+    """The dimensions to sweep: ``dims`` (or [dim]) for drawn patterns, the file's d for a fixed matrix."""
     if fixed is None:
         return list(dict.fromkeys(int(d) for d in (cfg.dims or [cfg.dim])))
     d = int(fixed.shape[1])
@@ -298,48 +214,76 @@ def sweep_dims(cfg: Any, fixed: torch.Tensor | None) -> list[int]:
     return [d]
 
 
-def resume_dir(cfg: Any, run_dir: Path) -> Path:
-    if cfg.resume is None:
-        return run_dir
-    folder = Path(str(cfg.resume)).expanduser()
-    if not (folder / SWEEP_FILE).is_file():
-        raise UsageError("resume", f"{folder} is not a capacity-sweep run folder (no {SWEEP_FILE})")
-    return folder
+def footprint(cfg: Any) -> list[fp.Term]:
+    """The cells of one d at a time (the largest d decides): the stored prefix at N = n_max with the kept
+    rows (``CACHE_BYTES``), one block being drawn, the queries and each family's working arrays."""
+    if not fp.generated(cfg):
+        return []
+    n, elem, b = int(cfg.n_max), fp.elem_bytes(cfg.dtype), int(cfg.num_queries)
+    dim_field = "dims" if cfg.dims else "dim"
+    worst: list[fp.Term] = []
+    for d in (int(x) for x in (cfg.dims or [cfg.dim])):
+        cache = min(CACHE_BYTES, int(cfg.trials) * n * d * 4)
+        terms = [
+            fp.Term(
+                "n_max" if n >= d else dim_field,
+                n * d * (2 * elem + 4) + cache,
+                f"{n:,} x {d:,} patterns (N = n_max)",
+            ),
+            fp.Term(
+                dim_field,
+                BLOCK_ROWS * d * fp.GENERATE_BYTES,
+                f"{BLOCK_ROWS:,} x {d:,} block of drawn patterns",
+            ),
+            fp.Term("num_queries", b * d * 4 * 5, f"{b:,} x {d:,} queries"),
+        ]
+        for model in dict.fromkeys(cfg.models):
+            terms += [
+                fp.Term(dim_field if t.field == "dim" else t.field, t.bytes, t.what)
+                for t in fp.model_terms(model, n, d, b, elem, "n_max")
+            ]
+        if sum(t.bytes for t in terms) > sum(t.bytes for t in worst):
+            worst = terms
+    return worst
+
+
+def check_inputs(
+    cfg: Any, banks: dict[int, PatternBank], models: list[str], ctx: Context
+) -> dict[int, float]:
+    """Refuse inputs a family cannot take before any work (a one-line error, nothing logged); warn where the
+    results lose meaning. Returns M = max ||x_i|| of each d's first block, for Theorem 3's K."""
+    from hopfield_cli.core.models import check_binary
+
+    betas = [float(b) for b in (cfg.betas or [cfg.beta])]
+    norms = {}
+    for d, bank in banks.items():
+        fixed = bank.fixed is not None
+        # a file/memory is checked whole: a value the binary families refuse must not stop the sweep halfway
+        first = bank.prefix(0, bank.limit if fixed else min(int(cfg.n_start), bank.limit))
+        queries, _ = make_queries(cfg, first, 0, ctx.image_side)
+        for m in models:
+            check_binary(first, queries, binarise=cfg.binarise, model_name=m)
+        norms[d] = float(bank.prefix(0, min(BLOCK_ROWS, bank.limit)).norm(dim=1).max())
+        if fixed:  # generated patterns: duplicates and one-hot weights are what the sweep measures
+            warn(meaning_warnings(bank.prefix(0, bank.limit), betas if any(map(has_beta, models)) else None))
+    return norms
 
 
 def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     """Run (or resume) the sweep; write results.*, capacity.*, summary.json, figures; return the capacity table."""
-    from hopfield_cli.core.models import check_binary
-
     started = time.perf_counter()
     device, dtype = device_and_dtype(cfg)
-    run_dir = resume_dir(cfg, run_dir)
-    fixed, metadata = load_fixed_patterns(cfg)
-    dims = sweep_dims(cfg, fixed)
+    run_dir = work_folder(cfg.resume, run_dir)
+    fixed = load_fixed(cfg)
+    dims = sweep_dims(cfg, None if fixed is None else fixed.patterns)
     betas = [float(b) for b in (cfg.betas or [cfg.beta])]
     models = list(dict.fromkeys(cfg.models))
-    series = [Series(m, b, d) for d in dims for m in models for b in (betas if m in BETA_MODELS else [None])]
-    image_side = metadata.get("image_side")
-    ctx = {
-        "device": device,
-        "dtype": dtype,
-        "memory_budget": parse_bytes(cfg.memory_budget),
-        "image_side": int(image_side) if image_side not in (None, "", "null") else None,
-    }
-    banks = {d: PatternBank(cfg, d, fixed) for d in dims}
-    pattern_norms = {}
-    for d, bank in banks.items():  # check inputs before any work: a one-line error, nothing logged
-        # a file/memory is checked whole: a value the binary families refuse must not stop the sweep halfway
-        first = bank.prefix(0, bank.limit if fixed is not None else min(int(cfg.n_start), bank.limit))
-        queries, _ = make_queries(cfg, first, 0, ctx["image_side"])
-        for m in models:
-            check_binary(first, queries, binarise=bool(cfg.model.binarise), model_name=m)
-        pattern_norms[d] = float(bank.prefix(0, min(BLOCK_ROWS, bank.limit)).norm(dim=1).max())
-        if (
-            fixed is not None
-        ):  # generated patterns: duplicates and one-hot weights are what the sweep measures
-            warn(meaning_warnings(bank.prefix(0, bank.limit), betas if set(models) & BETA_MODELS else None))
-    log = CellLog(run_dir, fingerprint(cfg, metadata))
+    series = [Series(m, b, d) for d in dims for m in models for b in (betas if has_beta(m) else [None])]
+    image_side = None if fixed is None else fixed.image_side
+    ctx = Context(device, dtype, parse_bytes(cfg.memory_budget), image_side)
+    banks = {d: PatternBank(cfg, d, None if fixed is None else fixed.patterns) for d in dims}
+    pattern_norms = check_inputs(cfg, banks, models, ctx)
+    log = CellLog(run_dir, sweep_fingerprint(cfg, None if fixed is None else fixed.metadata.get("checksum")))
     resumed, computed = len(log), 0
 
     budget = {s: series_budget(cfg, banks[s.dim].limit) for s in series}
@@ -349,11 +293,10 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
             for s in (s for s in series if s.dim == d):
                 rows_s: list[dict[str, Any]] = []
                 while (n := next_n(pooled_rates(rows_s), cfg, banks[d].limit)) is not None:
-                    key = s.key(n)
-                    rows = log.get(key)
+                    rows = log.get(s.key(n))
                     if rows is None:
                         rows = run_cell(cfg, s, n, banks[d], ctx)
-                        log.add(key, rows)
+                        log.add(s.key(n), rows)
                         computed += 1
                     rows_s.extend(rows)
                     budget[s] = max(budget[s], len(pooled_rates(rows_s)) + 1)
@@ -361,7 +304,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                 budget[s] = len(pooled_rates(rows_s))
                 bar.set_total(sum(budget.values()))
                 all_rows.extend(rows_s)
-            banks[d].rows = {}  # free this dimension's patterns
+            banks[d].clear()
     results = pd.DataFrame(all_rows).sort_values(
         ["model", "beta", "dim", "num_patterns", "trial"], na_position="first"
     )
@@ -385,9 +328,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         run_dir, "capacity-sweep", int(cfg.seed), device, cells_resumed=resumed, cells_computed=computed
     )
     if cfg.plots:
-        from hopfield_cli.plots import save_capacity_vs_dim, save_success_curves
+        from hopfield_cli.report import figures
 
-        save_success_curves(run_dir / "success_vs_n.png", results, float(cfg.threshold))
-        save_capacity_vs_dim(run_dir / "capacity_vs_dim.png", capacity)
+        figures.save_success_curves(run_dir / "success_vs_n.png", results, float(cfg.threshold))
+        figures.save_capacity_vs_dim(run_dir / "capacity_vs_dim.png", capacity)
     print_summary(capacity, cfg, seconds, computed, resumed, run_dir)
     return capacity

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hopfield_cli.output import console
+from hopfield_cli.report.console import console
 
 THEOREM3_P = 0.001  # failure probability of Theorem 3's bound
 
@@ -42,7 +42,7 @@ def capacity_table(
     from hopfield_cli.core import theory
 
     threshold = float(cfg.threshold)
-    source = "memory file" if cfg.memory is not None else str(cfg.patterns.source)
+    source = "memory file" if cfg.memory is not None else str(cfg.patterns.name)
     records = []
     for s in series:
         part = results[(results.model == s.model) & (results.dim == s.dim)]

@@ -1,4 +1,8 @@
-"""Summary statistics of a memory: norms, separation Delta_i and how many patterns are well separated."""
+"""Summary statistics of a memory: norms, separation Delta_i and how many patterns are well separated.
+
+Delta_i and the well-separated threshold are Section 2 of Ramsauer et al. (2021); beta m_max^2 < 1 is
+Lemma A3's condition for a single global fixed point (``core.theory``).
+"""
 
 from __future__ import annotations
 

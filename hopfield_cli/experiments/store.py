@@ -1,4 +1,10 @@
-"""`hopfield store`: make or load N patterns, save ONE safetensors memory file, summarise separation."""
+"""`hopfield store`: make or load N patterns, save ONE safetensors memory file, summarise separation.
+
+The summary is what Ramsauer et al. (2021) use to predict retrieval: M = max ||x_i||, the separation
+Delta_i = x_i.x_i - max_{j != i} x_i.x_j (Section 2), how many patterns are well separated at the chosen beta
+(Delta_i >= 2/(beta N) + (1/beta) log(2 (N-1) N beta M^2), Theorem 4's setting) and whether beta m_max^2 < 1
+leaves a single global fixed point (Lemma A3); see ``memory_stats``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,21 @@ from typing import Any
 
 import torch
 
-from hopfield_cli.experiments.common import build_patterns, device_and_dtype, meaning_warnings, warn
+from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments.memory_stats import memory_stats
-from hopfield_cli.output import console, key_value_table, write_json, write_run_info
+from hopfield_cli.experiments.patterns import build_patterns, device_and_dtype
+from hopfield_cli.experiments.warnings import meaning_warnings, warn
+from hopfield_cli.report.console import console, key_value_table
+from hopfield_cli.report.files import write_json, write_run_info
+
+
+def footprint(cfg: Any) -> list[fp.Term]:
+    """Drawn patterns, their float32 copy and the float64 copies of the summary (files bound their own size)."""
+    if not fp.generated(cfg):
+        return []
+    n, d = int(cfg.num_patterns), int(cfg.dim)
+    per = 4 + fp.GENERATE_BYTES + fp.STATS_BYTES
+    return [fp.patterns_term("num_patterns", n, d, per, "patterns, drawn and summarised")]
 
 
 def run(cfg: Any, run_dir: Path) -> Path:
@@ -24,21 +42,21 @@ def run(cfg: Any, run_dir: Path) -> Path:
     patterns = pattern_set.patterns
     warn(meaning_warnings(patterns))
     out = Path(cfg.out).expanduser() if cfg.out else run_dir / "memory.safetensors"
-    metadata = dict(pattern_set.metadata, seed=int(cfg.seed), beta_for_summary=float(cfg.beta))
+    metadata = dict(
+        pattern_set.metadata, source=cfg.patterns.name, seed=int(cfg.seed), beta_for_summary=float(cfg.beta)
+    )
     out = save_memory(out, patterns, metadata)
     stats = memory_stats(patterns, float(cfg.beta), device)
     stats.update(memory_file=str(out), seconds=round(time.perf_counter() - started, 3))
     write_json(run_dir / "summary.json", stats)
     write_run_info(run_dir, "store", int(cfg.seed), device)
+    sampled = " [sampled]" if stats["separation_sampled"] else ""
     rows = [
-        ("source", pattern_set.metadata["source"]),
+        ("source", cfg.patterns.name),
         ("N (patterns)", stats["num_patterns"]),
         ("d (dimension)", stats["dim"]),
         ("M = max ||x_i||", stats["M"]),
-        (
-            "Delta_min (separation)" + (" [sampled]" if stats["separation_sampled"] else ""),
-            stats["delta_min"],
-        ),
+        (f"Delta_min (separation){sampled}", stats["delta_min"]),
         (
             f"well separated at beta={cfg.beta:g}",
             f"{stats['well_separated']:,} / {stats['separation_rows']:,}",

@@ -83,25 +83,25 @@ def test_unreadable_file_subprocess(run_cli, tmp_path):
 
 def test_unreadable_file_reported(monkeypatch, tmp_path):
     """As root permissions never deny a read, so simulate one: validation must name the field."""
-    from omegaconf import OmegaConf
-
-    from hopfield_cli.config import StoreConfig, validate
+    from hopfield_cli.app.checks import check_inputs
     from hopfield_cli.errors import UsageError
+    from tests.conftest import compose
 
     f = tmp_path / "locked.npy"
     f.write_bytes(b"x")
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(f) else real_access(p, mode))
-    cfg = OmegaConf.structured(StoreConfig)
-    cfg.patterns.source = "file"
-    cfg.patterns.path = str(f)
+    cfg = compose("store", "patterns=file", f"patterns.path={f}")
     with pytest.raises(UsageError, match="not readable") as info:
-        validate("store", cfg)
+        check_inputs("store", cfg)
     assert info.value.field == "patterns.path"
 
 
-def test_full_error_env_shows_traceback(run_cli, tmp_path):
-    proc = run_cli("store", "dim=0", f"hydra.run.dir={tmp_path / 'run'}", env={"HYDRA_FULL_ERROR": "1"})
+@pytest.mark.slow
+def test_full_error_env_shows_traceback(run_cli_process, tmp_path):
+    proc = run_cli_process(
+        "store", "dim=0", f"hydra.run.dir={tmp_path / 'run'}", env={"HYDRA_FULL_ERROR": "1"}
+    )
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
 

@@ -13,7 +13,9 @@ from safetensors import safe_open
 from hopfield_cli.experiments.retrieve import RESULT_COLUMNS
 
 
-def test_store_then_retrieve_meets_the_issue_target(run_cli, tmp_path):
+@pytest.mark.slow
+def test_store_then_retrieve_meets_the_issue_target(run_cli_process, tmp_path):
+    run_cli = run_cli_process  # the headline recipe, end to end through the console script
     """1000 random +-1 patterns, d=64; 20% of the bits flipped (exactly 13); beta=8 retrieves >= 99%."""
     proc = run_cli("store", "num_patterns=1000", "dim=64", "out=mem.safetensors", "hydra.run.dir=store_run")
     assert proc.returncode == 0, proc.stderr
@@ -184,7 +186,7 @@ def test_binary_family_refuses_real_patterns(run_cli, tmp_path):
     proc = run_cli(
         "retrieve",
         "model=classical",
-        "model.binarise=true",
+        "binarise=true",
         "patterns=gaussian",
         "num_patterns=5",
         "hydra.run.dir=r2",

@@ -12,7 +12,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from hopfield_cli.sweep_plots import save_sweep_figure
+from hopfield_cli.report.sweep_figures import save_sweep_figure
 
 TINY_SWEEP = ["dim=16", "trials=2", "num_queries=16", "n_max=64", "models=[modern]", "plots=false"]
 MERGED = ("results.parquet", "results.csv", "capacity.parquet", "capacity.csv", "summary.csv", "summary.png")
@@ -145,16 +145,30 @@ def test_slurm_launcher_config_composes(run_cli):
 
 
 @pytest.mark.parametrize("launcher", ["joblib", "slurm", "submitit_local"])
-def test_missing_plugin_is_one_line(run_cli, tmp_path, launcher):
+def test_missing_plugin_is_one_line(run_cli, tmp_path, monkeypatch, launcher):
+    """Without the `cluster` extra the plugins' modules are not importable: simulated in this process."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name.startswith("hydra_plugins.hydra_") else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    proc = run_cli("retrieve", "-m", f"hydra/launcher={launcher}", "beta=1,2")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: hydra/launcher:")
+    assert "pip install 'hopfield-cli[cluster]'" in proc.stderr
+    assert not (tmp_path / "multirun").exists()
+
+
+@pytest.mark.slow
+def test_missing_plugin_in_a_real_install_is_one_line(run_cli_process, tmp_path):
     """Without the `cluster` extra: a regular `hydra_plugins` package first on the path hides the plugins."""
     (tmp_path / "shadow" / "hydra_plugins").mkdir(parents=True)
     (tmp_path / "shadow" / "hydra_plugins" / "__init__.py").write_text("")
-    proc = run_cli(
-        "retrieve",
-        "-m",
-        f"hydra/launcher={launcher}",
-        "beta=1,2",
-        env={"PYTHONPATH": str(tmp_path / "shadow")},
+    proc = run_cli_process(
+        "retrieve", "-m", "hydra/launcher=joblib", "beta=1,2", env={"PYTHONPATH": str(tmp_path / "shadow")}
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: hydra/launcher:")

@@ -1,4 +1,4 @@
-"""The baseline families (classical, dense, exponential, sparse) and the model registry.
+"""The baseline families (classical, dense, exponential, sparse); the registry is in test_models.py.
 
 Each family is checked three ways: its energy never increases along its own update (hypothesis), it matches an
 independent per-component float64 reference written here on small cases, and it reproduces the behaviour the
@@ -14,13 +14,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hopfield_cli.core.base import HopfieldModel
 from hopfield_cli.core.classical import ClassicalHopfield
 from hopfield_cli.core.dense import DenseAssociativeMemory
 from hopfield_cli.core.exponential import ExponentialMemory
-from hopfield_cli.core.models import BINARY_MODELS, MODEL_NAMES, build_model, check_binary
 from hopfield_cli.core.sparse import SparseHopfield
-from hopfield_cli.errors import UsageError
 
 SETTINGS = settings(deadline=None, max_examples=25)
 
@@ -374,58 +371,3 @@ def test_sparse_matches_modern_in_the_one_hot_limit():
     sparse_next = SparseHopfield(beta=10.0).update(patterns, queries)
     modern_next = modern.ModernHopfield(beta=10.0).update(patterns, queries)
     assert torch.allclose(sparse_next, modern_next, atol=1e-6)
-
-
-# ---------------------------------------------------------------- registry and the +-1 gate
-
-
-def test_registry_builds_every_family():
-    assert MODEL_NAMES == ("modern", "classical", "dense", "exponential", "sparse")
-    assert BINARY_MODELS == {"classical", "dense", "exponential"}
-    for name, params in [
-        ("classical", {"update": "sync", "seed": 3}),
-        ("dense", {"n": 4, "rectified": True}),
-        ("exponential", {"beta": 2.0}),
-        ("sparse", {"beta": 1.0, "alpha": 1.5}),
-    ]:
-        model = build_model(name, **params)
-        assert model.name == name and isinstance(model, HopfieldModel)
-
-
-@pytest.mark.parametrize(
-    "name, params, field, fragment",
-    [
-        ("hebb", {}, "model", "allowed: modern, classical, dense, exponential, sparse"),
-        ("classical", {"beta": 1.0}, "model", "allowed: update, seed"),
-        ("sparse", {}, "model", "allowed: beta, alpha"),
-        ("classical", {"update": "parallel"}, "model.update", "async, sync"),
-        ("sparse", {"beta": 1.0, "alpha": 1.0}, "model.alpha", "model=modern"),
-        ("exponential", {"beta": 0.0}, "model.beta", "> 0"),
-    ],
-)
-def test_registry_rejects_bad_names_and_parameters(name, params, field, fragment):
-    with pytest.raises(UsageError) as info:
-        build_model(name, **params)
-    assert info.value.field == field and fragment in info.value.message
-
-
-@pytest.mark.parametrize("name", sorted(BINARY_MODELS))
-def test_binary_families_refuse_non_binary_patterns_unless_binarise(name):
-    patterns = torch.tensor([[0.5, -2.0], [1.0, 0.0]])
-    queries = torch.tensor([[1.0, -1.0]])
-    with pytest.raises(UsageError) as info:
-        check_binary(patterns, queries, binarise=False, model_name=name)
-    assert info.value.field == "patterns"
-    assert f"model {name} needs +-1 patterns; got values in [-2, 1]; set binarise=true" in info.value.message
-    with pytest.raises(UsageError) as info:
-        check_binary(queries, patterns, binarise=False, model_name=name)
-    assert info.value.field == "queries"
-    signed, same = check_binary(patterns, queries, binarise=True, model_name=name)
-    assert signed.tolist() == [[1.0, -1.0], [1.0, 1.0]] and torch.equal(same, queries)
-
-
-def test_continuous_families_pass_through_the_gate():
-    patterns, queries = torch.randn(3, 4), torch.randn(2, 4)
-    for name in ("modern", "sparse"):
-        out = check_binary(patterns, queries, binarise=False, model_name=name)
-        assert out[0] is patterns and out[1] is queries

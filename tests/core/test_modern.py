@@ -1,39 +1,31 @@
-"""ModernHopfield against an independent float64 reference, and its invariants (Eqs. 2-3)."""
-
-import math
+"""ModernHopfield against the plain float64 Eqs. 2-3 (``reference_update``/``reference_energy``), and its
+invariants."""
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hopfield_cli.core import budget
 from hopfield_cli.core.base import HopfieldModel
-from hopfield_cli.core.modern import ModernHopfield
-
-
-def ref_update(x, q, beta):
-    """Eq. 3 written out in float64: xi_new = X softmax(beta X^T xi)."""
-    return torch.softmax(beta * q @ x.T, dim=1) @ x
-
-
-def ref_energy(x, q, beta):
-    """Eq. 2 written out in float64."""
-    n = x.shape[0]
-    lse = torch.logsumexp(beta * q @ x.T, dim=1) / beta
-    big_m = torch.linalg.vector_norm(x, dim=1).max()
-    return -lse + 0.5 * (q * q).sum(dim=1) + math.log(n) / beta + 0.5 * big_m**2
+from hopfield_cli.core.errors import CoreError
+from hopfield_cli.core.modern import ModernHopfield, reference_energy, reference_update
 
 
 def ref_retrieve(x, q, beta, steps_max, eps):
-    states, energies, steps = q.clone(), [ref_energy(x, q, beta)], torch.zeros(q.shape[0], dtype=torch.long)
+    states, energies, steps = (
+        q.clone(),
+        [reference_energy(x, q, beta)],
+        torch.zeros(q.shape[0], dtype=torch.long),
+    )
     active = torch.ones(q.shape[0], dtype=torch.bool)
     for _ in range(steps_max):
-        new = ref_update(x, states, beta)
+        new = reference_update(x, states, beta)
         moved = torch.linalg.vector_norm(new - states, dim=1)
         states = torch.where(active[:, None], new, states)
         steps += active.long()
         active &= moved > eps
-        energies.append(ref_energy(x, states, beta))
+        energies.append(reference_energy(x, states, beta))
     return states, torch.stack(energies, dim=1), steps
 
 
@@ -61,6 +53,9 @@ def test_is_a_hopfield_model():
     assert ModernHopfield(1.0).name == "modern"
     with pytest.raises(ValueError):
         ModernHopfield(0.0)
+    with pytest.raises(CoreError) as info:
+        ModernHopfield(float("inf"))
+    assert info.value.param == "beta"
 
 
 @settings(deadline=None, max_examples=40)
@@ -68,8 +63,8 @@ def test_is_a_hopfield_model():
 def test_matches_float64_reference(seed, n, b, d, scale, beta):
     x, q = make(seed, n, b, d, scale)
     model = ModernHopfield(beta)
-    torch.testing.assert_close(model.update(x, q), ref_update(x, q, beta), atol=1e-5, rtol=0)
-    torch.testing.assert_close(model.energy(x, q), ref_energy(x, q, beta), atol=1e-5, rtol=1e-7)
+    torch.testing.assert_close(model.update(x, q), reference_update(x, q, beta), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.energy(x, q), reference_energy(x, q, beta), atol=1e-5, rtol=1e-7)
     res = model.retrieve(x, q, update_steps_max=4, eps=1e-9)
     states, energies, steps = ref_retrieve(x, q, beta, 4, 1e-9)
     torch.testing.assert_close(res.states, states, atol=1e-5, rtol=0)
@@ -79,12 +74,22 @@ def test_matches_float64_reference(seed, n, b, d, scale, beta):
     torch.testing.assert_close(res.max_weight, p.max(dim=1).values, atol=1e-9, rtol=0)
 
 
+@settings(deadline=None, max_examples=40)
+@given(**cases, qc=st.integers(1, 7), pc=st.integers(1, 13))
+def test_forced_tiny_chunks_match_the_reference(seed, n, b, d, scale, beta, qc, pc):
+    """The streaming pass (online softmax over pattern chunks, Eq. 3 and Eq. 2) equals the plain equations."""
+    x, q = make(seed, n, b, d, scale)
+    model = ModernHopfield(beta, query_chunk=qc, pattern_chunk=pc)
+    torch.testing.assert_close(model.update(x, q), reference_update(x, q, beta), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.energy(x, q), reference_energy(x, q, beta), atol=1e-5, rtol=1e-7)
+
+
 @settings(deadline=None, max_examples=25)
 @given(**cases)
 def test_float32_close_to_float64_reference(seed, n, b, d, scale, beta):
     x, q = make(seed, n, b, d, scale, torch.float32)
     new = ModernHopfield(beta).update(x, q)
-    ref = ref_update(x.double(), q.double(), beta)
+    ref = reference_update(x.double(), q.double(), beta)
     # float32 scores carry ~1e-7 relative error, amplified by beta * |score| in the softmax
     tol = 1e-5 * (1 + beta * scale**2 * d) * scale
     torch.testing.assert_close(new.double(), ref, atol=tol, rtol=0)
@@ -109,7 +114,7 @@ def test_zero_steps_and_convergence_bookkeeping():
     res = model.retrieve(x, q, update_steps_max=0, eps=1e-6)
     assert torch.equal(res.states, q) and res.energies.shape == (5, 1)
     assert res.steps.tolist() == [0] * 5 and not bool(res.converged.any())
-    torch.testing.assert_close(res.energies[:, 0], ref_energy(x, q, 8.0))
+    torch.testing.assert_close(res.energies[:, 0], reference_energy(x, q, 8.0))
     res = model.retrieve(x, q, update_steps_max=50, eps=1e-10)
     assert bool(res.converged.all()) and int(res.steps.max()) < 50
     last = res.energies.gather(1, res.steps[:, None]).squeeze(1)
@@ -150,3 +155,31 @@ def test_bfloat16_runs_and_is_close():
     assert res.states.dtype == torch.bfloat16 and res.energies.dtype == torch.float32
     torch.testing.assert_close(res.states.float(), ref.states, atol=0.1, rtol=0.05)
     torch.testing.assert_close(res.energies, ref.energies, atol=0.2, rtol=0.05)
+
+
+@pytest.mark.parametrize("memory_budget", [None, 1 << 20])
+def test_budget_resolved_and_planned_once_per_call(monkeypatch, memory_budget):
+    """Free memory is read at most once per call and every step of a retrieve uses the plans made at its start."""
+    reads, plans = [], []
+    real_plan = budget.plan_chunks
+
+    def fake_free(device="cpu"):
+        reads.append(device)
+        return (64 >> len(reads)) * budget.GIB  # shrinks on every read: a second read would change the plan
+
+    def spy_plan(*args, **kwargs):
+        plans.append(kwargs["memory_budget"])
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(budget, "available_memory", fake_free)
+    monkeypatch.setattr(budget, "plan_chunks", spy_plan)
+    x, q = make(0, 30, 6, 8, 1.0)
+    model = ModernHopfield(0.05, memory_budget=memory_budget)
+    res = model.retrieve(x, q, update_steps_max=10, eps=0.0)
+    assert int(res.steps.min()) == 10  # all ten steps ran
+    assert len(reads) == 1  # estimate_memory's check against free memory; the default budget reuses it
+    assert len(plans) == 2 and len(set(plans)) == 1  # one plan for the steps, one for the final pass
+    reads.clear()
+    model.energy(x, q)
+    model.update(x, q)
+    assert len(reads) == (2 if memory_budget is None else 0)

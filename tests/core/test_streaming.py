@@ -1,14 +1,12 @@
-"""The streaming engine: chunked equals unchunked, exact max weight and k90, and the memory estimate."""
+"""The streaming engine: chunked equals unchunked, exact max weight and k90."""
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hopfield_cli.core import streaming
+from hopfield_cli.core import budget, streaming
 from hopfield_cli.core.modern import ModernHopfield
-from hopfield_cli.errors import CapacityError
 
 
 def k90_numpy(p: np.ndarray) -> np.ndarray:
@@ -32,15 +30,15 @@ def make(seed, n, b, d, scale, dtype=torch.float64):
     b=st.integers(1, 40),
     d=st.integers(1, 16),
     beta=st.sampled_from([1e-4, 0.1, 1.0, 8.0, 100.0]),
-    budget=st.sampled_from([3000, 8000, 30000]),
+    block_budget=st.sampled_from([3000, 8000, 30000]),
 )
-def test_tiny_budget_chunked_equals_unchunked(seed, n, b, d, beta, budget):
+def test_tiny_budget_chunked_equals_unchunked(seed, n, b, d, beta, block_budget):
     """A budget of a few hundred bytes forces many query and pattern chunks; results must not change."""
     x, q = make(seed, n, b, d, 1.0)
     whole = ModernHopfield(beta, memory_budget=1 << 30)
-    tiny = ModernHopfield(beta, memory_budget=budget, k90_cap=16)
-    plan = tiny._plan(x, b, with_stats=True)
-    assert plan.block_bytes <= budget
+    tiny = ModernHopfield(beta, memory_budget=block_budget, k90_cap=16)
+    plan = tiny._plan(x, b, with_stats=True, memory_budget=block_budget)
+    assert plan.block_bytes <= block_budget
     a = whole.retrieve(x, q, update_steps_max=3, eps=1e-12)
     c = tiny.retrieve(x, q, update_steps_max=3, eps=1e-12)
     torch.testing.assert_close(c.states, a.states, atol=1e-10, rtol=0)
@@ -67,7 +65,7 @@ def test_exact_k90_and_max_weight_streaming_vs_dense(seed, n, b, beta, qc, pc):
     p = torch.softmax(beta * q @ x.T, dim=1).numpy()
     cap = 32
     res = streaming.softmax_pass(
-        x, q, beta, plan=streaming.ChunkPlan(qc, pc, 0), with_states=False, with_stats=True, k90_cap=cap
+        x, q, beta, plan=budget.ChunkPlan(qc, pc, 0), with_states=False, with_stats=True, k90_cap=cap
     )
     np.testing.assert_allclose(res.max_weight.numpy(), p.max(axis=1), rtol=1e-10)
     ref = k90_numpy(p)
@@ -77,25 +75,3 @@ def test_exact_k90_and_max_weight_streaming_vs_dense(seed, n, b, beta, qc, pc):
     else:
         assert res.k90_cap == cap
         np.testing.assert_array_equal(res.k90.numpy(), np.minimum(ref, cap))
-
-
-def test_plan_respects_budget_and_prefers_one_block():
-    plan = streaming.plan_chunks(10_000, 4096, memory_budget=512 << 20, with_stats=False)
-    assert plan.pattern_chunk == 10_000 and plan.query_chunk == 256
-    plan = streaming.plan_chunks(10_000_000, 1024, memory_budget=256 << 20, with_stats=True)
-    assert plan.streams(10_000_000) and plan.block_bytes <= 256 << 20
-
-
-def test_estimate_raises_capacity_error_when_patterns_exceed_ram():
-    free = streaming.available_memory("cpu")
-    n = int(2 * free // (64 * 4))
-    with pytest.raises(CapacityError) as info:
-        streaming.estimate_memory(n, 1024, 64, memory_budget=64 << 20)
-    assert info.value.field == "memory_budget" and "GiB" in info.value.message
-    est = streaming.estimate_memory(10_000, 1024, 64, memory_budget=64 << 20)
-    assert est.patterns_bytes == 10_000 * 64 * 4 and est.total_bytes < free
-
-
-def test_budget_too_small_for_any_block():
-    with pytest.raises(CapacityError):
-        streaming.plan_chunks(1000, 10, memory_budget=1, with_stats=True)

@@ -1,8 +1,9 @@
-"""Shared fixtures for the data tests: seeded generators and images drawn with PIL."""
+"""Shared fixtures for the data tests: seeded generators, group-option specs and images drawn with PIL."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,6 +19,11 @@ def gen():
         return torch.Generator().manual_seed(seed)
 
     return make
+
+
+def spec(name: str | None = None, **fields) -> SimpleNamespace:
+    """A stand-in for one config group option (a dataclass with ``name`` and its own fields)."""
+    return SimpleNamespace(**({} if name is None else {"name": name}), **fields)
 
 
 def circle(mode: str, size: tuple[int, int]) -> Image.Image:

@@ -21,6 +21,8 @@ from hopfield_cli.data.corruption import (
 from hopfield_cli.data.patterns import binary, gaussian
 from hopfield_cli.errors import UsageError
 
+from .conftest import spec
+
 
 def test_num_changed_rounds_half_up():
     assert num_changed(0.5, 3) == 2  # Python's round(1.5) would also give 2 ...
@@ -103,24 +105,24 @@ def test_mask_lower_half_without_side():
 
 
 @pytest.mark.parametrize(
-    "cfg",
+    "cfg, side",
     [
-        {"kind": "flip", "p": 0.3},
-        {"kind": "flip_bernoulli", "p": 0.3},
-        {"kind": "noise", "sigma": 0.4},
-        {"kind": "mask", "fraction": 0.3, "fill": None},
-        {"kind": "mask_lower_half", "side": 6, "name": "ignored"},
-        {"kind": "none"},
+        (spec("flip", p=0.3), None),
+        (spec("flip_bernoulli", p=0.3), None),
+        (spec("noise", sigma=0.4), None),
+        (spec("mask", fraction=0.3, fill=None), None),
+        (spec("mask_lower_half", fill=0.0, unknown="ignored"), 6),
+        (spec("none"), None),
     ],
-    ids=lambda c: c["kind"],
+    ids=lambda c: getattr(c, "name", str(c)),
 )
-def test_corrupt_dispatch_is_deterministic_and_leaves_input_alone(cfg, gen):
+def test_corrupt_dispatch_is_deterministic_and_leaves_input_alone(cfg, side, gen):
     x = binary(5, 36, gen()).double()
     before = x.clone()
-    a, b = corrupt(x, cfg, gen(9)), corrupt(x, cfg, gen(9))
+    a, b = corrupt(x, cfg, gen(9), image_side=side), corrupt(x, cfg, gen(9), image_side=side)
     assert torch.equal(a, b) and a.dtype == torch.float64 and a.shape == x.shape
     assert torch.equal(x, before)
-    if cfg["kind"] == "none":
+    if cfg.name == "none":
         assert torch.equal(a, x) and a is not x
     else:
         assert not torch.equal(a, x)
@@ -128,34 +130,35 @@ def test_corrupt_dispatch_is_deterministic_and_leaves_input_alone(cfg, gen):
 
 def test_corrupt_matches_the_direct_call(gen):
     x = binary(5, 40, gen())
-    assert torch.equal(corrupt(x, {"kind": "flip", "p": 0.1}, gen(2)), flip_exact(x, gen(2), p=0.1))
+    assert torch.equal(corrupt(x, spec("flip", p=0.1), gen(2)), flip_exact(x, gen(2), p=0.1))
+    assert torch.equal(corrupt(x, spec("noise", sigma=1.5), gen(2)), gaussian_noise(x, gen(2), sigma=1.5))
     assert torch.equal(
-        corrupt(x, {"kind": "noise", "sigma": 1.5}, gen(2)), gaussian_noise(x, gen(2), sigma=1.5)
+        corrupt(x, spec("mask_lower_half", fill=None), gen(2)), mask_lower_half(x, gen(2), side=None)
     )
 
 
 @pytest.mark.parametrize(
-    "cfg, field",
+    "cfg, side, field",
     [
-        ({"kind": "flip", "p": 1.5}, "corruption.p"),
-        ({"kind": "flip", "p": -0.01}, "corruption.p"),
-        ({"kind": "flip", "p": float("nan")}, "corruption.p"),
-        ({"kind": "flip", "p": "lots"}, "corruption.p"),
-        ({"kind": "flip", "p": True}, "corruption.p"),
-        ({"kind": "flip"}, "corruption.p"),
-        ({"kind": "flip_bernoulli", "p": 2}, "corruption.p"),
-        ({"kind": "noise", "sigma": -1.0}, "corruption.sigma"),
-        ({"kind": "noise", "sigma": float("inf")}, "corruption.sigma"),
-        ({"kind": "noise"}, "corruption.sigma"),
-        ({"kind": "mask", "fraction": 1.2}, "corruption.fraction"),
-        ({"kind": "mask", "fraction": 0.2, "fill": float("nan")}, "corruption.fill"),
-        ({"kind": "mask_lower_half", "side": 5}, "corruption.side"),
-        ({"kind": "mask_lower_half", "side": 0}, "corruption.side"),
-        ({"kind": "blur"}, "corruption.kind"),
-        ({}, "corruption.kind"),
+        (spec("flip", p=1.5), None, "corruption.p"),
+        (spec("flip", p=-0.01), None, "corruption.p"),
+        (spec("flip", p=float("nan")), None, "corruption.p"),
+        (spec("flip", p="lots"), None, "corruption.p"),
+        (spec("flip", p=True), None, "corruption.p"),
+        (spec("flip"), None, "corruption.p"),
+        (spec("flip_bernoulli", p=2), None, "corruption.p"),
+        (spec("noise", sigma=-1.0), None, "corruption.sigma"),
+        (spec("noise", sigma=float("inf")), None, "corruption.sigma"),
+        (spec("noise"), None, "corruption.sigma"),
+        (spec("mask", fraction=1.2), None, "corruption.fraction"),
+        (spec("mask", fraction=0.2, fill=float("nan")), None, "corruption.fill"),
+        (spec("mask_lower_half"), 5, "corruption.side"),
+        (spec("mask_lower_half"), 0, "corruption.side"),
+        (spec("blur"), None, "corruption.name"),
+        (spec(), None, "corruption.name"),
     ],
 )
-def test_corrupt_parameter_errors(cfg, field, gen):
+def test_corrupt_parameter_errors(cfg, side, field, gen):
     with pytest.raises(UsageError) as info:
-        corrupt(torch.ones(2, 36), cfg, gen())
+        corrupt(torch.ones(2, 36), cfg, gen(), image_side=side)
     assert info.value.field == field

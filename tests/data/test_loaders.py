@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from hopfield_cli.data import loaders
-from hopfield_cli.data.loaders import PICKLE_REFUSED, load_images, load_matrix
+from hopfield_cli.data import readers
+from hopfield_cli.data.loaders import load_images, load_matrix
+from hopfield_cli.data.readers import PICKLE_REFUSED
 from hopfield_cli.errors import UsageError
 
 from .conftest import circle, square, stripes
@@ -111,7 +112,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
                 raise PermissionError(13, "Permission denied", str(file))
             return real_open(file, *args, **kwargs)
 
-        monkeypatch.setattr(loaders, "open", refusing_open, raising=False)
+        monkeypatch.setattr(readers, "open", refusing_open, raising=False)
     try:
         assert "permission denied" in usage_error(path).message
     finally:

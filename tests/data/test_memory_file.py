@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from datetime import datetime
 
@@ -100,6 +101,9 @@ def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path, patterns, monk
     save_memory(path, patterns * 2, {"seed": 2})
     assert load_memory(path)[1]["seed"] == 2
     assert sorted(p.name for p in path.parent.iterdir()) == ["m.safetensors"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # the usual permissions, not mkstemp's 0600
 
     def failing_save(*args, **kwargs):
         raise KeyboardInterrupt  # killed half way

@@ -12,6 +12,7 @@ from hopfield_cli.data.patterns import (
     binarise,
     binary,
     correlated,
+    correlated_prototype,
     gaussian,
     make_patterns,
     normalise,
@@ -19,16 +20,18 @@ from hopfield_cli.data.patterns import (
 )
 from hopfield_cli.errors import UsageError
 
+from .conftest import spec
+
 GENERATED = [
-    {"source": "binary"},
-    {"source": "gaussian"},
-    {"source": "sphere", "radius_k": 3.0},
-    {"source": "correlated", "correlation": 0.4, "kind": "binary"},
-    {"source": "correlated", "correlation": 0.4, "kind": "gaussian"},
+    spec("binary"),
+    spec("gaussian"),
+    spec("sphere", radius_k=3.0),
+    spec("correlated", correlation=0.4, entries="binary"),
+    spec("correlated", correlation=0.4, entries="gaussian"),
 ]
 
 
-@pytest.mark.parametrize("cfg", GENERATED, ids=lambda c: "-".join(str(v) for v in c.values()))
+@pytest.mark.parametrize("cfg", GENERATED, ids=lambda c: "-".join(str(v) for v in vars(c).values()))
 def test_same_seed_same_tensor_and_shape(cfg, gen):
     a = make_patterns(cfg, 7, 33, gen(5))
     b = make_patterns(cfg, 7, 33, gen(5))
@@ -64,15 +67,15 @@ def test_sphere_directions_have_no_preferred_direction(gen):
     assert unit.mean(dim=0).abs().max().item() < 0.025
 
 
-@pytest.mark.parametrize("kind", ["binary", "gaussian"])
+@pytest.mark.parametrize("entries", ["binary", "gaussian"])
 @pytest.mark.parametrize("rho", [0.0, 0.3, 0.8])
-def test_correlated_overlap_is_rho(kind, rho, gen):
+def test_correlated_overlap_is_rho(entries, rho, gen):
     n, d = 60, 4000
-    x = correlated(n, d, gen(1), rho=rho, kind=kind).double()
+    x = correlated(n, d, gen(1), rho=rho, entries=entries).double()
     overlaps = (x @ x.T) / d  # (N, N)
     off_diagonal = overlaps[~torch.eye(n, dtype=torch.bool)]
     assert abs(off_diagonal.mean().item() - rho) < 0.03
-    if kind == "binary":
+    if entries == "binary":
         assert set(x.unique().tolist()) <= {-1.0, 1.0}
     else:
         assert abs(overlaps.diagonal().mean().item() - 1.0) < 0.03  # unit-variance entries
@@ -87,6 +90,27 @@ def test_correlated_binary_pairwise_agreement(gen):
     assert abs(off.mean().item() - (1 + rho) / 2) < 0.015
 
 
+@pytest.mark.parametrize("entries", ["binary", "gaussian"])
+def test_correlated_draws_its_prototype_first(entries, gen):
+    # Without a prototype the patterns are those around correlated_prototype's first draw of the same
+    # generator: a caller drawing blocks shares one prototype and gets the same first block.
+    g = gen(7)
+    prototype = correlated_prototype(50, g, entries)
+    assert prototype.shape == (1, 50)
+    shared = correlated(6, 50, g, rho=0.5, entries=entries, prototype=prototype)
+    assert torch.equal(correlated(6, 50, gen(7), rho=0.5, entries=entries), shared)
+
+
+def test_correlated_blocks_around_one_prototype_stay_correlated(gen):
+    rho, d = 0.64, 3000
+    prototype = correlated_prototype(d, gen(0), "binary")
+    a = correlated(20, d, gen(1), rho=rho, prototype=prototype).double()
+    b = correlated(20, d, gen(2), rho=rho, prototype=prototype).double()
+    assert abs(((a @ b.T) / d).mean().item() - rho) < 0.03
+    with pytest.raises(ValueError):
+        correlated(2, d, gen(), prototype=prototype[:, :-1])
+
+
 @pytest.mark.parametrize(
     "call, field",
     [
@@ -94,7 +118,8 @@ def test_correlated_binary_pairwise_agreement(gen):
         (lambda g: correlated(3, 4, g, rho=-0.1), "patterns.correlation"),
         (lambda g: correlated(3, 4, g, rho=float("nan")), "patterns.correlation"),
         (lambda g: correlated(3, 4, g, rho="high"), "patterns.correlation"),
-        (lambda g: correlated(3, 4, g, rho=0.2, kind="uniform"), "patterns.kind"),
+        (lambda g: correlated(3, 4, g, rho=0.2, entries="uniform"), "patterns.entries"),
+        (lambda g: correlated_prototype(4, g, entries="uniform"), "patterns.entries"),
         (lambda g: sphere(3, 4, g, radius_k=0.0), "patterns.radius_k"),
         (lambda g: sphere(3, 4, g, radius_k=float("inf")), "patterns.radius_k"),
         (lambda g: sphere(3, 1, g), "dim"),
@@ -111,23 +136,23 @@ def test_generator_parameter_errors(call, field, gen):
 
 def test_make_patterns_errors(gen, tmp_path):
     with pytest.raises(UsageError) as info:
-        make_patterns({"source": "uniform"}, 3, 4, gen())
-    assert info.value.field == "patterns.source" and "binary" in info.value.message
+        make_patterns(spec("uniform"), 3, 4, gen())
+    assert info.value.field == "patterns.name" and "binary" in info.value.message
     with pytest.raises(UsageError) as info:
-        make_patterns({"source": "file"}, None, None, gen())
+        make_patterns(spec("file"), None, None, gen())
     assert info.value.field == "patterns.path"
     with pytest.raises(UsageError) as info:
-        make_patterns({"source": "binary"}, None, 4, gen())
+        make_patterns(spec("binary"), None, 4, gen())
     assert info.value.field == "num_patterns"
     with pytest.raises(UsageError) as info:
-        make_patterns({"source": "file", "path": str(tmp_path / "nope.npy")}, None, None, gen())
+        make_patterns(spec("file", path=str(tmp_path / "nope.npy")), None, None, gen())
     assert info.value.field == "patterns.path" and "no such file" in info.value.message
 
 
 def test_make_patterns_from_file_selects_rows_and_checks_dim(gen, tmp_path):
     data = np.arange(30, dtype=np.float64).reshape(6, 5)
     np.save(tmp_path / "p.npy", data)
-    cfg = {"source": "file", "path": str(tmp_path / "p.npy")}
+    cfg = spec("file", path=str(tmp_path / "p.npy"))
     info: dict = {}
     x = make_patterns(cfg, None, None, gen(), info=info)
     assert torch.equal(x, torch.from_numpy(data).float())
@@ -143,28 +168,28 @@ def test_make_patterns_from_file_selects_rows_and_checks_dim(gen, tmp_path):
 
 def test_make_patterns_from_images_records_names(gen, image_folder):
     info: dict = {}
-    x = make_patterns({"source": "images", "path": str(image_folder), "side": 16}, 3, 256, gen(), info=info)
+    x = make_patterns(spec("images", path=str(image_folder), side=16), 3, 256, gen(), info=info)
     assert x.shape == (3, 256)
     assert info["image_side"] == 16
     assert info["file_names"] == ["a_square_rgba.png", "b_circle_rgb.png", "c_circle_p.png"]
     with pytest.raises(UsageError) as err:
-        make_patterns({"source": "images", "path": str(image_folder), "side": 16}, None, 4096, gen())
+        make_patterns(spec("images", path=str(image_folder), side=16), None, 4096, gen())
     assert err.value.field == "dim" and "side * side" in err.value.message
 
 
 def test_make_patterns_records_parameters(gen):
     info: dict = {}
-    make_patterns({"source": "correlated", "correlation": 0.25, "kind": "gaussian"}, 2, 3, gen(), info=info)
-    assert info == {"source": "correlated", "correlation": 0.25, "kind": "gaussian"}
+    make_patterns(spec("correlated", correlation=0.25, entries="gaussian"), 2, 3, gen(), info=info)
+    assert info == {"source": "correlated", "correlation": 0.25, "entries": "gaussian"}
 
 
-def test_make_patterns_reads_the_correlation_key(gen):
-    # conf/patterns/correlated.yaml names the parameter ``correlation``; ``rho`` is an alias.
-    by_key = make_patterns({"source": "correlated", "correlation": 0.9}, 30, 400, gen(4))
-    by_alias = make_patterns({"source": "correlated", "rho": 0.9}, 30, 400, gen(4))
-    assert torch.equal(by_key, correlated(30, 400, gen(4), rho=0.9)) and torch.equal(by_key, by_alias)
+def test_make_patterns_reads_the_correlation_field(gen):
+    # The correlated option names the parameter ``correlation``; ``entries`` defaults to binary.
+    by_key = make_patterns(spec("correlated", correlation=0.9), 30, 400, gen(4))
+    explicit = make_patterns(spec("correlated", correlation=0.9, entries="binary"), 30, 400, gen(4))
+    assert torch.equal(by_key, correlated(30, 400, gen(4), rho=0.9)) and torch.equal(by_key, explicit)
     with pytest.raises(UsageError) as err:
-        make_patterns({"source": "correlated", "correlation": 1.5}, 3, 4, gen())
+        make_patterns(spec("correlated", correlation=1.5), 3, 4, gen())
     assert err.value.field == "patterns.correlation"
 
 

@@ -4,41 +4,43 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
-from hopfield_cli.config import register_configs, validate
+from hopfield_cli.app.tasks import as_usage_error
+from hopfield_cli.config import check_values
+from hopfield_cli.core.errors import CoreError
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments import capacity_sweep
-from hopfield_cli.experiments.capacity_sweep import PatternBank, next_n
-
-REPO = Path(__file__).resolve().parents[2]
-HOPFIELD = shutil.which("hopfield", path=str(Path(sys.executable).parent))
+from hopfield_cli.experiments.capacity_sweep import next_n, sweep_fingerprint
+from hopfield_cli.experiments.resume import count_cells
+from tests.conftest import compose, hopfield_command
 
 # Columns that may differ between two runs of the same sweep (wall time).
 TIMING = ["seconds"]
 
 
 def make_cfg(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("capacity_sweep", overrides=["plots=false", *overrides])
-    validate("capacity-sweep", cfg)
+    GlobalHydra.instance().clear()  # a CLI run in this process leaves Hydra initialised
+    cfg = compose("capacity_sweep", "plots=false", *overrides)
+    check_values(cfg)
     return cfg
 
 
 def sweep(run_dir: Path, *overrides: str) -> pd.DataFrame:
-    return capacity_sweep.run(make_cfg(*overrides), run_dir)
+    """Run the experiment on a checked typed config; a core error becomes the shell's UsageError."""
+    try:
+        return capacity_sweep.run(make_cfg(*overrides), run_dir)
+    except CoreError as exc:
+        raise as_usage_error(exc) from None
 
 
 def row(capacity: pd.DataFrame, model: str, dim: int | None = None) -> pd.Series:
@@ -86,17 +88,15 @@ def test_next_n_censored_and_below_start():
     assert min(rates) == 1
 
 
-@pytest.mark.parametrize("source", ["binary", "gaussian", "sphere", "correlated"])
-def test_pattern_bank_prefixes_are_consistent(source):
-    cfg = make_cfg(f"patterns={source}", "n_max=100000")
-    grown = PatternBank(cfg, 16, None)
-    big = grown.prefix(1, 9000)  # three blocks
-    fresh = PatternBank(cfg, 16, None)
-    assert torch.equal(fresh.prefix(1, 5000), big[:5000])
-    assert not torch.equal(fresh.prefix(0, 100), big[:100])  # trials are independent pattern sets
-    if source == "correlated":  # one prototype per trial across blocks: overlap ~ rho everywhere
-        overlap = (big[:4096] @ big[4096:8192].T).mean() / 16
-        assert abs(float(overlap) - float(cfg.patterns.correlation)) < 0.05
+def test_fingerprint_holds_the_result_fields_and_only_the_families_in_use():
+    cfg = make_cfg("models=[modern,classical]")
+    fields = sweep_fingerprint(cfg, None)
+    assert {"families.modern", "families.classical"} <= set(fields)
+    assert not any(k in fields for k in ("families.dense", "families.exponential", "families.sparse"))
+    assert not any(k in fields for k in ("resume", "plots", "device", "memory_budget"))
+    assert fields["pattern_block_rows"] == capacity_sweep.BLOCK_ROWS and "memory_checksum" not in fields
+    assert fields["patterns"] == {"name": "binary"} and fields["corruption"] == {"name": "flip", "p": 0.25}
+    assert sweep_fingerprint(make_cfg("models=[modern,classical]", "families.dense.n=7"), None) == fields
 
 
 # --- capacities against theory ------------------------------------------------------------------------
@@ -140,6 +140,7 @@ def test_memory_file_prefixes(tmp_path):
     capacity = sweep(out, f"memory={memory}", "models=[modern,classical]", "trials=2", "refine_steps=2")
     results = pd.read_parquet(out / "results.parquet")
     assert set(capacity.dim) == {24} and results.num_patterns.max() <= 300
+    assert json.loads((out / "sweep.json").read_text())["memory_checksum"]
     with pytest.raises(UsageError, match="dims"):
         sweep(tmp_path / "other", f"memory={memory}", "dims=[16]")
 
@@ -149,6 +150,13 @@ def test_binary_model_refuses_real_patterns_before_any_work(tmp_path):
         sweep(tmp_path, "models=[classical]", "patterns=sphere", "dim=16")
     assert error.value.field == "patterns"
     assert not (tmp_path / "cells.jsonl").exists()
+
+
+def test_binarise_lets_the_binary_families_take_real_patterns(tmp_path):
+    capacity = sweep(
+        tmp_path, "models=[classical]", "patterns=gaussian", "binarise=true", "dim=16", "trials=2"
+    )
+    assert row(capacity, "classical").capacity >= 1
 
 
 # --- nothing lost ---------------------------------------------------------------------------------------
@@ -183,30 +191,33 @@ def test_killed_and_resumed_sweep_gives_the_same_table(tmp_path):
     assert json.loads((killed / "summary.json").read_text())["cells_computed"] == 0
 
 
-def run_cli(args: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ, COLUMNS="200")
-    env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run([HOPFIELD, *args], cwd=cwd, env=env, capture_output=True, text=True, **kw)
+def test_an_unused_family_setting_does_not_block_a_resume(tmp_path):
+    first = ("models=[modern,classical]", "dim=16", "trials=2", "refine_steps=2")
+    sweep(tmp_path / "a", *first)
+    sweep(tmp_path / "b", *first, "families.dense.n=5", f"resume={tmp_path / 'a'}")
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["cells_computed"] == 0 and summary["cells_resumed"] > 0
+    with pytest.raises(UsageError, match="families.classical") as error:  # a family in use: refused
+        sweep(tmp_path / "c", *first, "families.classical.update_rule=sync", f"resume={tmp_path / 'a'}")
+    assert error.value.field == "resume"
 
 
-def test_resume_into_a_different_sweep_is_refused(tmp_path):
+def test_resume_into_a_different_sweep_is_refused(tmp_path, run_cli):
     args = ["capacity-sweep", "models=[classical]", "dim=16", "trials=2", "plots=false"]
-    first = run_cli([*args, "hydra.run.dir=a"], tmp_path, timeout=120)
+    first = run_cli(*args, "hydra.run.dir=a")
     assert first.returncode == 0, first.stderr
-    again = run_cli([*args, "seed=1", "hydra.run.dir=a"], tmp_path, timeout=120)
+    again = run_cli(*args, "seed=1", "hydra.run.dir=a")
     assert again.returncode == 2 and again.stderr.startswith("error: resume:") and "seed" in again.stderr
-    resumed = run_cli(
-        [*args, "trials=3", f"resume={tmp_path / 'a'}", "hydra.run.dir=b"], tmp_path, timeout=120
-    )
+    resumed = run_cli(*args, "trials=3", f"resume={tmp_path / 'a'}", "hydra.run.dir=b")
     assert resumed.returncode == 2 and "trials" in resumed.stderr
-    missing = run_cli([*args, f"resume={tmp_path / 'nowhere'}", "hydra.run.dir=c"], tmp_path, timeout=120)
+    missing = run_cli(*args, f"resume={tmp_path / 'nowhere'}", "hydra.run.dir=c")
     assert missing.returncode == 2 and missing.stderr.startswith("error: resume:")
     assert len(again.stderr.strip().splitlines()) == 1
 
 
-def test_default_run_modern_far_above_classical(tmp_path):
+def test_default_run_modern_far_above_classical(tmp_path, run_cli):
     """The README's example: `hopfield capacity-sweep dim=64 beta=8`, every output in the run folder."""
-    done = run_cli(["capacity-sweep", "dim=64", "beta=8", "hydra.run.dir=run"], tmp_path, timeout=300)
+    done = run_cli("capacity-sweep", "dim=64", "beta=8", "hydra.run.dir=run")
     assert done.returncode == 0, done.stderr
     run = tmp_path / "run"
     for name in (
@@ -231,27 +242,47 @@ def test_default_run_modern_far_above_classical(tmp_path):
     assert "modern" in done.stdout and "classical" in done.stdout
 
 
+# ~18 cells of ~0.25 s each: after the first finished cell the sweep has seconds left to run, so the signal,
+# sent as soon as cells.jsonl holds one complete line, always lands mid-sweep.
+SLOW = ("models=[modern,classical]", "dims=[16,24]", "trials=100", "refine_steps=3")
+
+
+def first_cell_written(run_dir: Path) -> bool:
+    return count_cells(run_dir) >= 1 and (run_dir / "results.csv").is_file()
+
+
 @pytest.mark.slow
 def test_sigterm_leaves_valid_files_and_resume_finishes(tmp_path):
-    args = ["capacity-sweep", "models=[modern,classical]", "dims=[16,24,32]", "trials=3", "plots=false"]
-    proc = subprocess.Popen(
-        [HOPFIELD, *args, "hydra.run.dir=killed"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    cells = tmp_path / "killed" / "cells.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not cells.exists() or len(cells.read_bytes().splitlines()) < 4):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    killed = tmp_path / "killed"
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen(
+            [*hopfield_command(), "capacity-sweep", *SLOW, "plots=false", f"hydra.run.dir={killed}"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            # one complete line in cells.jsonl and the tables written after it (csv last): from then on every
+            # rewrite is atomic, so whatever the signal interrupts, the files left behind are whole
+            deadline = time.monotonic() + 120
+            while not first_cell_written(killed) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert proc.poll() is None, "the sweep ended before it could be signalled"
+            assert first_cell_written(killed), "no finished cell within 120 s"
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert proc.returncode != 0  # it was really killed mid-sweep
-    pd.read_parquet(tmp_path / "killed" / "results.parquet")  # the files left behind are whole
-    pd.read_csv(tmp_path / "killed" / "results.csv")
-    resumed = run_cli([*args, f"resume={tmp_path / 'killed'}", "hydra.run.dir=other"], tmp_path, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    whole = run_cli([*args, "hydra.run.dir=whole"], tmp_path, timeout=300)
-    assert whole.returncode == 0, whole.stderr
-    for a, b in zip(comparable(tmp_path / "whole"), comparable(tmp_path / "killed"), strict=True):
+    assert proc.returncode == 128 + signal.SIGTERM
+    kept = count_cells(killed)
+    assert f"interrupted: {kept} cell" in (tmp_path / "stderr.txt").read_text()
+    pd.read_parquet(killed / "results.parquet")  # the files left behind are whole
+    pd.read_csv(killed / "results.csv")
+    sweep(tmp_path / "other", *SLOW, f"resume={killed}")
+    assert json.loads((killed / "summary.json").read_text())["cells_resumed"] == kept
+    sweep(tmp_path / "whole", *SLOW)
+    for a, b in zip(comparable(tmp_path / "whole"), comparable(killed), strict=True):
         pd.testing.assert_frame_equal(a, b)

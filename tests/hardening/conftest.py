@@ -31,6 +31,7 @@ SMALL = {
         "update_steps_max=5",
         "plots=false",
     ],
+    "attention-heads": [],
     "metastable-scan": [
         "num_patterns=8",
         "dim=8",

@@ -1,6 +1,6 @@
 """Issue 7, part 1: bad config values end in ONE line naming the field, exit 2, before any run folder exists.
 
-Absurd sizes are refused from an estimate of the run's memory (``hopfield_cli.resources``), before anything is
+Absurd sizes are refused from an estimate of the run's memory (each experiment's ``footprint``), before anything is
 allocated: the message says how many GiB the run needs and how many are free.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from hopfield_cli.errors import CapacityError
+from tests.conftest import compose
 
 from .conftest import SMALL, assert_clean_error, invoke
 
@@ -45,7 +46,7 @@ COMMON = [
     ("patterns=no_such_source", "patterns", "allowed: binary"),
     ("corruption=no_such", "corruption", "allowed:"),
     ("normalise=sideways", "normalise", "none, unit"),
-    ("patterns.source=file", "patterns.path", "path is required"),
+    ("patterns=file", "patterns.path", "is required"),
 ]
 
 PER_COMMAND = {
@@ -68,8 +69,13 @@ PER_COMMAND = {
         *[(f"beta={v}", "beta", m) for v, m in FLOATS],
         *[(f"eps={v}", "eps", m) for v, m in FLOATS],
         ("model=hebb", "model", "allowed: classical"),
-        ("model.alpha=1", "model.alpha", "(1, 2]"),
-        ("model.n=0", "model.n", ">= 1"),
+        ("model=sparse model.alpha=1", "model.alpha", "(1, 2]"),
+        ("model=dense model.n=0", "model.n", ">= 1"),
+        ("model.n=7", "model.n", "unknown key for model=modern"),
+        ("model.alpha=5", "model.alpha", "unknown key for model=modern"),
+        ("model=classical model.rectified=true", "model.rectified", "unknown key for model=classical"),
+        ("out=x.safetensors", "out", "unknown key"),
+        ("model.binarise=true", "model.binarise", "unknown key"),
         ("corruption.p=1.5", "corruption.p", "[0, 1]"),
         ("corruption.p=nan", "corruption.p", "[0, 1]"),
         ("corruption=noise corruption.sigma=-1", "corruption.sigma", ">= 0"),
@@ -96,6 +102,10 @@ PER_COMMAND = {
         ("betas=[]", "betas", "not be empty"),
         ("dims=[]", "dims", "not be empty"),
         ("models=[hebb]", "models[0]", "modern"),
+        ("families.modern.n=4", "families.modern.n", "unknown key for modern"),
+        ("families.dense.n=0", "families.dense.n", ">= 1"),
+        ("model=dense", "model", "not a config group"),
+        ("+model=dense", "model", "not a config group"),
         ("betas=[1,nan]", "betas[1]", "> 0"),
         ("dims=[8,0]", "dims[1]", ">= 1"),
         ("dims=abc", "dims", None),
@@ -125,6 +135,7 @@ PER_COMMAND = {
         ("dim=10000000 num_patterns=1000 clusters=0", "dim", "GiB"),
         ("resume=/no/such/folder", "resume", "no such run folder"),
         ("memory_budget=1", "memory_budget", "budget"),
+        ("attention=a.npy", "attention", "hopfield attention-heads"),
     ],
 }
 
@@ -150,18 +161,14 @@ def test_bad_value_is_one_line_naming_the_field(tmp_path, command, override, fie
 
 def test_the_memory_estimate_names_both_sizes():
     """The refusal says how much is needed and how much is free, from the estimate alone."""
-    from omegaconf import OmegaConf
+    from hopfield_cli.app.checks import check_memory, footprint_of
 
-    from hopfield_cli.config import RetrieveConfig
-    from hopfield_cli.resources import check_memory
-
-    cfg = OmegaConf.structured(RetrieveConfig)
-    cfg.num_patterns, cfg.dim = 10**6, 1000
-    check_memory("retrieve", cfg, available=64 * 2**30)  # ~24 GiB: fits in 64
+    terms = footprint_of("retrieve", compose("retrieve", "num_patterns=1000000", "dim=1000"))
+    check_memory(terms, available=64 * 2**30)  # ~24 GiB: fits in 64
     with pytest.raises(
         CapacityError, match=r"needs about .* GiB .* but 1 GiB is available; lower num_patterns"
     ):
-        check_memory("retrieve", cfg, available=2**30)
+        check_memory(terms, available=2**30)
 
 
 def test_size_checks_run_before_any_allocation(monkeypatch, tmp_path):

@@ -36,11 +36,12 @@ def test_same_seed_same_tables_in_one_process(tmp_path, command):
             _assert_same(_tables(tmp_path / "a"), _tables(tmp_path / "c"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
-def test_same_seed_same_tables_across_processes(run_cli, tmp_path, command):
-    for name in ("a", "b"):
-        proc = run_cli(command, *SMALL[command], "seed=3", f"hydra.run.dir={tmp_path / name}")
-        assert proc.returncode == 0, proc.stderr
-    assert_ok(invoke(command, *SMALL[command], "seed=3", run_dir=tmp_path / "c"))
+def test_same_seed_same_tables_across_processes(run_cli_process, tmp_path, command):
+    proc = run_cli_process(command, *SMALL[command], "seed=3", f"hydra.run.dir={tmp_path / 'a'}")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("b", "c"):
+        assert_ok(invoke(command, *SMALL[command], "seed=3", run_dir=tmp_path / name))
     _assert_same(_tables(tmp_path / "a"), _tables(tmp_path / "b"))
     _assert_same(_tables(tmp_path / "a"), _tables(tmp_path / "c"))  # and in-process == subprocess

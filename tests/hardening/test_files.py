@@ -98,8 +98,8 @@ FIELDS = {  # (command, field, extra overrides that make the field be read)
     "metastable-scan": [
         ("patterns.path", ["patterns=file", "clusters=0"]),
         ("memory", ["clusters=0"]),
-        ("attention", []),
     ],
+    "attention-heads": [("attention", [])],
 }
 SLOTS = [(c, f, extra) for c, slots in FIELDS.items() for f, extra in slots]
 
@@ -236,7 +236,7 @@ def test_pickle_payload_never_runs(tmp_path, command, suffix):
         )
         assert_clean_error(result, "patterns.path", "")
         assert not target.exists(), "the pickle's code ran"
-    result = invoke("metastable-scan", f"attention={torch_style}", run_dir=tmp_path / "a")
+    result = invoke("attention-heads", f"attention={torch_style}", run_dir=tmp_path / "a")
     assert_clean_error(result, "attention", "")
     assert not target.exists()
 

@@ -1,8 +1,9 @@
 """Issue 7, part 7: random override strings never end in a traceback: a config is accepted or refused in one line.
 
-The fuzz drives ``cli.run_hydra``'s own first steps (argument parsing and preflight: Hydra's override grammar,
-composition with the typed schemas, validation and the resource checks), in this process, with the Hydra
-task replaced by a stub so that an accepted config costs nothing. The other tests of this folder run real configs.
+The fuzz drives ``app.launch``'s own first steps (argument parsing and preflight: Hydra's override grammar,
+composition with the typed schemas, validation and the resource checks), in this process, with the run itself
+replaced by a stub so that an accepted config costs nothing. The other tests of this folder run real configs.
+Inputs the fuzz once found are kept as explicit examples (``seed=${0}``: an interpolation in an override).
 """
 
 from __future__ import annotations
@@ -12,24 +13,31 @@ import dataclasses
 import io
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hopfield_cli import cli, tasks
-from hopfield_cli.config import SCHEMAS
+from hopfield_cli.app import launch
+from hopfield_cli.app.commands import COMMANDS as TABLE
+from hopfield_cli.config.options import GROUPS as OPTIONS
 
 from .conftest import COMMANDS
 
 
 def schema_keys(schema: type, prefix: str = "") -> list[str]:
+    """Every key of a command: its fields, each family's fields, and every option's fields of its groups."""
     keys = []
     for f in dataclasses.fields(schema):
-        factory = f.default_factory
-        if dataclasses.is_dataclass(factory) and isinstance(factory, type):
-            keys += schema_keys(factory, f"{prefix}{f.name}.")
+        if f.name in OPTIONS:
+            keys += [
+                f"{f.name}.{g.name}"
+                for option in OPTIONS[f.name].values()
+                for g in dataclasses.fields(option)
+            ]
+        elif f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory()):
+            keys += schema_keys(type(f.default_factory()), f"{prefix}{f.name}.")
         else:
             keys.append(f"{prefix}{f.name}")
-    return keys
+    return sorted(set(keys))
 
 
 JUNK = st.one_of(
@@ -46,7 +54,7 @@ GROUPS = ["patterns", "model", "corruption", "hydra/launcher"]
 
 
 def overrides(command: str):
-    keys = schema_keys(SCHEMAS[command]) + [k for k in GROUPS if command != "store" or k == "patterns"]
+    keys = schema_keys(TABLE[command].schema) + [k for k in GROUPS if command != "store" or k == "patterns"]
     key = st.sampled_from(keys + ["no_such_key", "hydra.run.dir"])
     prefix = st.sampled_from(["", "", "", "+", "~", "++"])
     one = st.builds(lambda p, k, v: f"{p}{k}={v}", prefix, key, JUNK)
@@ -58,7 +66,7 @@ def _run(command: str, args: list[str], tmp_path) -> tuple[int, str]:
     code = 0
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
-            cli.run_hydra(command, [*args, f"hydra.run.dir={tmp_path}/run"])
+            launch.launch(command, [*args, f"hydra.run.dir={tmp_path}/run"])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     return code, err.getvalue()
@@ -67,13 +75,16 @@ def _run(command: str, args: list[str], tmp_path) -> tuple[int, str]:
 @pytest.fixture
 def stub_task(monkeypatch):
     """Hydra's own run is replaced: only argument parsing and preflight (the fuzzed part) really happen."""
-    monkeypatch.setattr(tasks, "hydra_main", lambda command, config_dir: lambda: None)
+    monkeypatch.setattr(launch, "run_once", lambda *args: None)
+    monkeypatch.setattr(launch, "run_sweep", lambda *args: None)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_fuzzed_overrides_are_accepted_or_one_clean_line(tmp_path, stub_task, command):
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(args=overrides(command))
+    @example(args=["seed=${0}"])
+    @example(args=["dim=${oops}"])
     def check(args):
         code, err = _run(command, args, tmp_path)
         lines = [ln for ln in err.splitlines() if ln.strip()]

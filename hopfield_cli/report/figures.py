@@ -1,32 +1,26 @@
-"""Figures, written atomically as PNG.
+"""Figures of one run, written atomically as PNG.
 
 Figures are drawn on matplotlib ``Figure`` objects with the Agg canvas directly (no pyplot), so nothing
-here touches matplotlib's global backend or state, and it works without a display.
+here touches matplotlib's global backend or state, and it works without a display. Each is saved through
+``files.atomic_write`` (temporary file, fsync, rename).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from hopfield_cli.report.files import atomic_write
 
-def _save_atomic(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Save ``fig`` as PNG under a temporary name in the target folder, then rename it into place."""
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+def _save(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save ``fig`` as PNG at ``path`` atomically."""
     FigureCanvasAgg(fig)
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
 
 
 def save_image_grid(
@@ -60,7 +54,7 @@ def save_image_grid(
             ax = axes[row, col]
             ax.imshow(pixels[row], cmap="gray", vmin=-1.0, vmax=1.0, interpolation="nearest")
             ax.set_axis_off()
-    return _save_atomic(fig, path)
+    return _save(fig, path)
 
 
 def save_success_curves(path: str | os.PathLike, results, threshold: float) -> Path:
@@ -87,7 +81,7 @@ def save_success_curves(path: str | os.PathLike, results, threshold: float) -> P
         ax.set_xlabel("N stored patterns")
         ax.legend(fontsize=7)
     axes[0].set_ylabel("success rate")
-    return _save_atomic(fig, path)
+    return _save(fig, path)
 
 
 def save_capacity_vs_dim(path: str | os.PathLike, capacity) -> Path:
@@ -152,7 +146,7 @@ def save_capacity_vs_dim(path: str | os.PathLike, capacity) -> Path:
     ax.set_xlabel("d (pattern dimension)")
     ax.set_ylabel("capacity N")
     ax.legend(fontsize=7)
-    return _save_atomic(fig, path)
+    return _save(fig, path)
 
 
 # --- metastable-scan figures -------------------------------------------------------------------------------
@@ -192,7 +186,7 @@ def save_kind_fractions(path: str | os.PathLike, betas, fractions: dict, marks: 
     ax.set_ylabel("fraction of queries")
     ax.set_title("fixed-point kinds across beta (kind from k90)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _save_atomic(fig, path)
+    return _save(fig, path)
 
 
 def save_k90_vs_beta(
@@ -217,7 +211,7 @@ def save_k90_vs_beta(
     ax.set_xlabel("beta")
     ax.set_ylabel("k90 (patterns holding 90% of the weight)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _save_atomic(fig, path)
+    return _save(fig, path)
 
 
 def save_head_classes(path: str | os.PathLike, classes, n_keys: int) -> Path:
@@ -257,4 +251,4 @@ def save_head_classes(path: str | os.PathLike, classes, n_keys: int) -> Path:
     )
     handles = [Patch(color=_CLASS_COLOURS[n], label=f"{n}: {b}") for n, b in zip(names, bounds, strict=True)]
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _save_atomic(fig, path)
+    return _save(fig, path)

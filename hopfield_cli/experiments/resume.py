@@ -1,12 +1,14 @@
-"""Finished cells of a sweep, kept so that nothing is lost and an interrupted sweep resumes.
+"""Resuming a sweep: finished cells kept on disk, the folder check, and the fingerprint of what decides results.
 
 A sweep is a grid of cells (e.g. one (model, beta, d, N, trial) each). Each finished cell is appended as
 one JSON line to ``cells.jsonl`` (one write with O_APPEND, flushed and fsync'ed), and the tidy tables
 ``<stem>.parquet``/``.csv`` are rewritten from all finished cells atomically (temp file + rename). A
 kill can therefore cost at most the cell in flight: a torn last line is cut off when the log is opened again.
 
-``sweep.json`` holds the config fields that decide the results; resuming into a folder whose
-``sweep.json`` differs is refused, so two different sweeps never mix in one table.
+``sweep.json`` holds the fingerprint: the config fields that decide the results, an explicit list declared
+beside each experiment (``RESULT_FIELDS``), so a field that changes nothing (plots, device, an unused family's
+settings) never blocks a resume. Resuming into a folder whose ``sweep.json`` differs is refused, so two
+different sweeps never mix in one table.
 """
 
 from __future__ import annotations
@@ -20,10 +22,49 @@ from typing import Any
 import pandas as pd
 
 from hopfield_cli.errors import UsageError
-from hopfield_cli.output import write_json, write_table
+from hopfield_cli.report.files import write_json, write_table
 
 CELLS_FILE = "cells.jsonl"
 SWEEP_FILE = "sweep.json"
+
+
+def fingerprint(cfg: Any, fields: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    """The named fields of a typed config (dotted names reach into nodes: ``families.dense``), plus ``extra``."""
+    import dataclasses
+    import operator
+
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = operator.attrgetter(name)(cfg)
+        out[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    out.update(extra)
+    return json.loads(json.dumps(out, default=str))
+
+
+def resume_folder(folder: Any) -> Path:
+    """``resume=`` names an earlier run folder of a sweep (it has ``sweep.json``) that can be written."""
+    path = Path(str(folder)).expanduser()
+    if not path.is_dir():
+        raise UsageError("resume", f"no such run folder: {path}")
+    if not (path / SWEEP_FILE).is_file():
+        raise UsageError("resume", f"{path} is not a sweep's run folder (it has no {SWEEP_FILE})")
+    if not os.access(path, os.W_OK):
+        raise UsageError("resume", f"the run folder is not writable: {path}")
+    return path
+
+
+def work_folder(resume: Any, run_dir: Path) -> Path:
+    """Where a sweep writes: the resumed folder, or this run's own."""
+    return run_dir if resume is None else resume_folder(resume)
+
+
+def count_cells(folder: Path) -> int:
+    """Finished cells in ``folder`` (complete lines of its cells log; 0 when there is none)."""
+    try:
+        with open(Path(folder) / CELLS_FILE, "rb") as fh:
+            return sum(1 for line in fh if line.endswith(b"\n"))
+    except OSError:
+        return 0
 
 
 def cell_id(key: Mapping[str, Any]) -> str:

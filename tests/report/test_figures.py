@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hopfield_cli.plots import save_image_grid
+from hopfield_cli.report.figures import save_image_grid
 
 SIDE = 8
 

@@ -1,4 +1,4 @@
-"""A Rich progress bar over sweep cells, with ETA on a terminal and one quiet line at the end otherwise."""
+"""The terminal side of a run: the Rich console, key/value summary tables and a progress bar over cells."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -16,6 +17,33 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
+
+console = Console(stderr=False)
+
+
+def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in rows:
+        table.add_row(key, format_value(value))
+    return table
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value == 0 or 1e-3 <= abs(value) < 1e6:
+            return f"{value:.4g}"
+        return f"{value:.3e}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+# --- progress over sweep cells: a Rich bar with ETA on a terminal, one quiet line at the end otherwise -------
 
 
 class _Quiet:
@@ -57,8 +85,8 @@ class _Bar:
 @contextmanager
 def cell_progress(description: str, total: int | None = None) -> Iterator[_Bar | _Quiet]:
     """Yield an object with ``advance()`` and ``set_total()`` (sweeps that grow N adaptively re-estimate)."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
+    err = Console(stderr=True)
+    if not err.is_terminal:
         quiet = _Quiet(description, total)
         try:
             yield quiet
@@ -73,5 +101,5 @@ def cell_progress(description: str, total: int | None = None) -> Iterator[_Bar |
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=err, transient=False) as progress:
         yield _Bar(progress, description, total)

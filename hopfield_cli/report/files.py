@@ -1,4 +1,10 @@
-"""Writing results: atomic files (temp file + rename), tidy tables, run metadata, Rich summaries."""
+"""Result files, each written atomically: text, strict JSON, tidy tables and the run's reproducibility record.
+
+``atomic_write`` is the one way anything here (and the memory file, and the figures) reaches the disk: the
+content goes to a temporary file in the target's folder, is fsync'ed and then renamed over the target with
+``os.replace``, so a reader (or a run killed half way) never sees half a file. Heavy libraries (pandas,
+numpy, torch, omegaconf) are imported only inside the functions that need them.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +17,32 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from rich.console import Console
-from rich.table import Table
-
-console = Console(stderr=False)
+if TYPE_CHECKING:
+    import pandas as pd
 
 
-def atomic_write(path: Path | str, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half-written file."""
-    path = Path(path)
+def atomic_write(path: Path | str, write_fn: Callable[[str], None]) -> Path:
+    """Call ``write_fn(tmp_path)`` then move the fsync'ed result onto ``path``; return ``path``.
+
+    The temporary file lies in the same folder (so the rename is atomic), gets the usual umask permissions
+    (``mkstemp`` alone makes 0600 files) and is removed on any failure, KeyboardInterrupt included. Missing
+    parent folders are created.
+    """
+    path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; results get the usual permissions
     try:
-        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        write_fn(tmp)
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
     return path
 
@@ -42,6 +51,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _fsync(file: str) -> None:
+    fd = os.open(file, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(file: str) -> None:
+    try:
+        os.unlink(file)
+    except OSError:
+        pass
 
 
 def write_text(path: Path | str, text: str) -> Path:
@@ -80,19 +104,22 @@ def write_table(df: pd.DataFrame, run_dir: Path | str, stem: str = "results") ->
 
 
 def versions() -> dict[str, str]:
-    """Versions of the packages that decide results."""
+    """Versions of the packages that decide results (hopfield_cli's from its installed metadata)."""
     import numpy
     import omegaconf
+    import pandas
     import torch
 
-    import hopfield_cli
-
+    try:
+        own = metadata.version("hopfield-cli")
+    except metadata.PackageNotFoundError:
+        own = "unknown"
     return {
-        "hopfield_cli": hopfield_cli.__version__,
+        "hopfield_cli": own,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
-        "pandas": pd.__version__,
+        "pandas": pandas.__version__,
         "omegaconf": omegaconf.__version__,
     }
 
@@ -120,24 +147,3 @@ def write_run_info(run_dir: Path | str, command: str, seed: int, device: Any, **
     }
     info.update(extra)
     return write_json(Path(run_dir) / "run_info.json", info)
-
-
-def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
-    for key, value in rows:
-        table.add_row(key, format_value(value))
-    return table
-
-
-def format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value == 0 or 1e-3 <= abs(value) < 1e6:
-            return f"{value:.4g}"
-        return f"{value:.3e}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from hopfield_cli.output import atomic_write
+from hopfield_cli.report.files import atomic_write
 
 
 def _label(values: dict[str, Any]) -> str:

@@ -1,0 +1,153 @@
+"""Checks of a valid config that need the file system, torch or the free memory, before any work.
+
+``config.check_values`` has already checked types, ranges and choices. Here: input files and folders exist and
+are readable, outputs can be created, a resume folder is one of this command's, the device exists and takes
+the dtype, and the run's memory footprint (each experiment's ``footprint``, beside the code it estimates)
+fits in the free memory.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hopfield_cli.errors import CapacityError, UsageError, parse_bytes
+
+GIB = 1024**3
+
+
+def existing(path: Any, field: str, kind: str = "file") -> None:
+    """``path`` names a readable file (or folder)."""
+    path = os.path.expanduser(str(path))
+    if not os.path.exists(path):
+        raise UsageError(field, f"{kind} not found: {path}")
+    if kind == "file" and os.path.isdir(path):
+        raise UsageError(field, f"expected a file, got a directory: {path}")
+    if kind == "folder" and not os.path.isdir(path):
+        raise UsageError(field, f"expected a folder of images, got a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise UsageError(field, f"{kind} is not readable (permission denied): {path}")
+
+
+def creatable(path: Any, field: str, kind: str = "folder") -> None:
+    """``path`` exists as a writable ``kind`` or can be created under a writable folder."""
+    target = os.path.abspath(os.path.expanduser(str(path)))
+    if os.path.exists(target):
+        if kind == "folder" and not os.path.isdir(target):
+            raise UsageError(field, f"cannot create the folder {target}: a file of that name exists")
+        if kind == "file" and os.path.isdir(target):
+            raise UsageError(field, f"{target} is a directory; expected a file name")
+        check = target if kind == "folder" else os.path.dirname(target)
+        if not os.access(check, os.W_OK):
+            raise UsageError(field, f"{check} is not writable (permission denied)")
+        return
+    ancestor = os.path.dirname(target)
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UsageError(field, f"cannot create {target}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(field, f"cannot create {target}: {ancestor} is not writable (permission denied)")
+
+
+def check_inputs(command: str, cfg: Any) -> None:
+    """Input files/folders named by the config exist; outputs and resume folders are usable."""
+    from hopfield_cli.experiments.resume import resume_folder
+
+    if getattr(cfg, "memory", None) is not None:
+        existing(cfg.memory, "memory")
+    elif hasattr(cfg, "patterns") and cfg.patterns.name in ("file", "images"):
+        if cfg.patterns.path is None:
+            raise UsageError("patterns.path", f"is required for patterns={cfg.patterns.name}")
+        existing(cfg.patterns.path, "patterns.path", "file" if cfg.patterns.name == "file" else "folder")
+    for name in ("queries_file", "targets_file", "attention"):
+        if getattr(cfg, name, None) is not None:
+            existing(getattr(cfg, name), name)
+    if command == "attention-heads" and cfg.attention is None:
+        raise UsageError("attention", "is required: attention=FILE (.safetensors, .npy or .pt)")
+    if getattr(cfg, "out", None):
+        creatable(cfg.out, "out", kind="file")
+    if getattr(cfg, "resume", None) is not None:
+        resume_folder(cfg.resume)
+
+
+def check_device(cfg: Any) -> None:
+    """The device exists and the dtype may run on it (half precisions are CUDA only)."""
+    from hopfield_cli.core.device import resolve_device, resolve_dtype
+
+    try:
+        device = resolve_device(cfg.device)
+    except ValueError as exc:
+        raise UsageError("device", str(exc)) from None
+    try:
+        resolve_dtype(cfg.dtype, device)
+    except ValueError as exc:
+        raise UsageError("dtype", str(exc)) from None
+
+
+def check_budget(cfg: Any, num_patterns: int) -> None:
+    """A memory_budget too small for even one score block of the modern network."""
+    from hopfield_cli.core.budget import plan_chunks
+    from hopfield_cli.core.errors import CoreError
+
+    budget = parse_bytes(getattr(cfg, "memory_budget", None))
+    if budget is None:
+        return
+    try:
+        plan_chunks(max(num_patterns, 1), 1, memory_budget=budget)
+    except CoreError as exc:
+        raise CapacityError("memory_budget", exc.message) from None
+
+
+def check_memory(terms: list[Any], available: int | None = None) -> None:
+    """Refuse a run whose footprint exceeds the free memory, naming the field of its largest array."""
+    if not terms:
+        return
+    if available is None:
+        from hopfield_cli.core.budget import available_memory
+
+        available = available_memory("cpu")
+    need = sum(t.bytes for t in terms)
+    if need <= available:
+        return
+    top = max(terms, key=lambda t: t.bytes)
+    raise CapacityError(
+        top.field,
+        f"this run needs about {need / GIB:,.3g} GiB of memory ({top.what}: {top.bytes / GIB:,.3g} GiB) "
+        f"but {available / GIB:,.3g} GiB is available; lower {top.field}",
+    )
+
+
+def footprint_of(command: str, cfg: Any) -> list[Any]:
+    """The footprint of a run of ``command``: its experiment module's ``footprint(cfg)``."""
+    if command == "store":
+        from hopfield_cli.experiments.store import footprint
+    elif command == "retrieve":
+        from hopfield_cli.experiments.retrieve import footprint
+    elif command == "capacity-sweep":
+        from hopfield_cli.experiments.capacity_sweep import footprint
+    else:
+        from hopfield_cli.experiments.metastable_scan import footprint
+    return footprint(cfg)
+
+
+def largest_n(command: str, cfg: Any) -> int:
+    """The most patterns one modern-network score block of this run must hold (1 when read from a file)."""
+    from hopfield_cli.experiments.footprint import generated
+
+    if not generated(cfg) or command == "store":
+        return 1
+    if command == "capacity-sweep":
+        return int(cfg.n_max) if "modern" in cfg.models else 1
+    if command == "retrieve" and cfg.model.name != "modern":
+        return 1
+    return int(cfg.num_patterns)
+
+
+def check_resources(command: str, cfg: Any) -> None:
+    """Device, dtype, memory_budget and the memory footprint of the run (``experiments.<cmd>.footprint``)."""
+    if command == "attention-heads":
+        return
+    check_device(cfg)
+    check_budget(cfg, largest_n(command, cfg))
+    check_memory(footprint_of(command, cfg))

@@ -1,0 +1,82 @@
+"""`hopfield <command> --help`: the command's fields, each config group's options with their own fields,
+and examples that run as printed (square brackets are escaped, so Rich shows them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hopfield_cli.app.commands import Command
+from hopfield_cli.config import field_docs
+from hopfield_cli.config.options import GROUPS
+
+HYDRA_FLAGS = (
+    "key=value, +key=value (add a key), group=option, -m/--multirun with a,b,c sweeps, --cfg job|hydra|all, "
+    "--info, -cd/--config-dir DIR, -cn/--config-name NAME, hydra.run.dir=PATH, --hydra-help"
+)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if hasattr(value, "__dataclass_fields__"):
+        return "(see below)"
+    return str(value)
+
+
+def _fields_table(title: str, rows: list[tuple[str, Any, str, str]], prefix: str = "") -> Table:
+    table = Table(title=escape(title), title_justify="left", show_edge=False)
+    for name in ("field", "default", "meaning", "allowed"):
+        table.add_column(name, overflow="fold", style="bold" if name == "field" else None)
+    for name, default, meaning, allowed in rows:
+        table.add_row(escape(prefix + name), escape(_shown(default)), escape(meaning), escape(allowed))
+    return table
+
+
+def group_defaults(command: Command) -> dict[str, str]:
+    """The option each config group of ``command`` uses by default (from its primary config's defaults)."""
+    import yaml
+
+    from hopfield_cli.app.compose import config_dir
+
+    with open(f"{config_dir()}/{command.config_name}.yaml", encoding="utf-8") as fh:
+        entries = yaml.safe_load(fh).get("defaults", [])
+    return {k: v for e in entries if isinstance(e, dict) for k, v in e.items() if k in GROUPS}
+
+
+def print_command_help(command: Command) -> None:
+    console = Console(soft_wrap=False)
+    console.print(f"[bold]Usage:[/bold] hopfield {command.name} [OVERRIDES...] [HYDRA FLAGS]\n")
+    console.print(escape(command.summary) + "\n")
+    rows = [r for r in field_docs(command.schema) if r[0] != "families"]
+    console.print(_fields_table("Config fields (key=value)", rows))
+    if command.name == "capacity-sweep":
+        families = {f: GROUPS["model"][f] for f in GROUPS["model"]}
+        for family, schema in families.items():
+            own = [r for r in field_docs(schema) if r[0] != "name"]
+            if own:
+                console.print(
+                    _fields_table(
+                        f"families.{family} (used when {family} is in models)", own, f"families.{family}."
+                    )
+                )
+    for group, default in group_defaults(command).items():
+        console.print(f"\n[bold]{group}[/bold]=<option> (default {escape(default)}):")
+        for option, schema in GROUPS[group].items():
+            own = [r for r in field_docs(schema) if r[0] != "name"]
+            fields = ", ".join(f"{group}.{n}={_shown(d)}" for n, d, _, _ in own) or "no fields"
+            doc = (schema.__doc__ or "").strip().splitlines()[0]
+            console.print(f"  {escape(option)}: {escape(doc)} [dim]{escape(fields)}[/dim]")
+            for name, _, meaning, allowed in own:
+                console.print(
+                    f"      {escape(group + '.' + name)}: {escape(meaning)} ({escape(allowed or 'true | false')})"
+                )
+    console.print(f"\n[bold]Hydra:[/bold] {escape(HYDRA_FLAGS)}")
+    console.print("\n[bold]Examples:[/bold]")
+    for example in command.examples:
+        console.print(f"  {escape(example)}")

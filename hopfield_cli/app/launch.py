@@ -1,0 +1,144 @@
+"""``hopfield <command> ARGS``: compose the config once, check it once, run it the way Hydra would.
+
+A single run composes with Hydra's loader (``compose``), checks the typed config (``preflight.checked``), then
+runs the experiment through Hydra's own ``run_job`` (run folder, ``.hydra/`` files, logging, callbacks), so
+every usage error is one line before any folder exists and nothing is composed or checked twice.
+A multirun checks every sweep combination first, then hands the sweep to Hydra's sweeper and launcher; each job
+checks its own config (it may run elsewhere) and the merge callback writes ``sweep_status.json``, from which the
+exit status is read. ``--cfg``, ``--info``, ``--hydra-help`` and shell completion go to ``hydra.main`` itself,
+after the same composition check: ``hand_over`` is the one place that sets ``sys.argv`` for Hydra.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hopfield_cli.app import preflight
+from hopfield_cli.app.commands import COMMANDS, Command
+from hopfield_cli.app.compose import compose, config_dir, create_hydra
+from hopfield_cli.errors import UsageError
+
+
+def fail(error: UsageError) -> None:
+    """Print a user error as one line on stderr and exit 2 (or raise it with HYDRA_FULL_ERROR=1)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    typer.echo(f"error: {error.field}: {error.message}", err=True)
+    raise SystemExit(error.exit_code)
+
+
+def launch(command_name: str, args: list[str]) -> None:
+    """Run ``hopfield <command_name> <args>``."""
+    command = COMMANDS[command_name]
+    if any(a in ("--help", "-h") for a in args):
+        from hopfield_cli.app.help import print_command_help
+
+        print_command_help(command)
+        return
+    from hydra.errors import OverrideParseException
+
+    parsed = preflight.parse_hydra_args(args)
+    try:
+        if parsed.multirun and parsed.cfg:
+            raise UsageError("--cfg", "cannot be combined with -m/--multirun; drop -m to print the config")
+        if any(o.split("=", 1)[0].lstrip("+~") == "attention" for o in parsed.overrides) and (
+            command.name == "metastable-scan"
+        ):
+            raise UsageError(
+                "attention", "the head analysis is its own command: hopfield attention-heads attention=FILE"
+            )
+        preflight.check_group_values(list(parsed.overrides), parsed.config_dir)
+        hydra = create_hydra(parsed.config_dir)
+        config_name = parsed.config_name or command.config_name
+        if parsed.hydra_help or parsed.shell_completion or parsed.cfg or parsed.info:
+            if not (parsed.hydra_help or parsed.shell_completion):
+                compose(hydra, config_name, list(parsed.overrides))
+            hand_over(command, args)
+            return
+        if parsed.multirun:
+            run_sweep(hydra, command, config_name, list(parsed.overrides))
+            return
+        cfg = compose(hydra, config_name, list(parsed.overrides))
+        preflight.check_output_folder(cfg, multirun=False)
+        typed = preflight.checked(command, cfg)
+    except OverrideParseException as exc:
+        fail(UsageError("overrides", " ".join(str(exc).splitlines()[0].split())))
+        return
+    except UsageError as error:
+        fail(error)
+        return
+    run_once(hydra, cfg, config_name, command, typed)
+
+
+def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: Any) -> None:
+    """Hydra's ``Hydra.run`` on the config already composed: run folder, logging, callbacks, the task."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext, RunMode
+    from omegaconf import open_dict
+
+    from hopfield_cli.app.tasks import run_single
+
+    with open_dict(cfg):
+        cfg.hydra.mode = RunMode.RUN
+    callbacks = Callbacks(cfg)
+    callbacks.on_run_start(config=cfg, config_name=config_name)
+    ret = run_job(
+        hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+        task_function=lambda _task_cfg: run_single(command, typed),
+        config=cfg,
+        job_dir_key="hydra.run.dir",
+        job_subdir_key=None,
+        configure_logging=True,
+    )
+    callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
+    _ = ret.return_value  # re-raises what the task raised (not a UsageError: run_single handled those)
+
+
+def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[str]) -> None:
+    """Check every combination, run the multirun, then exit 1 when a job failed or is missing."""
+    from hopfield_cli.app.merge import read_outcome
+    from hopfield_cli.app.tasks import run_job
+
+    cfg = compose(hydra, config_name, overrides, multirun=True)
+    preflight.check_launcher(cfg)
+    preflight.check_output_folder(cfg, multirun=True)
+    preflight.check_sweep(hydra, command, config_name, overrides)
+    returns = hydra.multirun(
+        config_name=config_name,
+        task_function=functools.partial(run_job, command.name),
+        overrides=[*overrides, "hydra.mode=MULTIRUN"],
+    )
+    sweep_dirs = {Path(str(r.hydra_cfg.hydra.sweep.dir)) for batch in returns or [] for r in batch}
+    failed = False
+    for sweep_dir in sorted(sweep_dirs):
+        for line in read_outcome(sweep_dir):
+            typer.echo(f"error: {line}", err=True)
+            failed = True
+    if failed:
+        raise SystemExit(1)
+
+
+def hand_over(command: Command, args: list[str]) -> None:
+    """Let ``hydra.main`` handle ``args`` (``--cfg``, ``--info``, ``--hydra-help``, shell completion)."""
+    import hydra
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()  # the check above initialised it; hydra.main initialises its own
+    main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=command.config_name)(_no_task)
+    saved = sys.argv
+    sys.argv = [f"hopfield {command.name}", *args]
+    try:
+        main()
+    finally:
+        sys.argv = saved
+
+
+def _no_task(_cfg: Any) -> None:
+    """hydra.main needs a task; --cfg/--info/--hydra-help never run it."""

@@ -1,0 +1,183 @@
+"""What Hydra runs: one experiment in its run folder, with failures turned into one line or a job record.
+
+A single run (``run_single``) gets the config that ``launch`` composed and checked once. A multirun job
+(``run_job``, handed to the launcher as ``functools.partial(run_job, command)``, which pickles) checks its own
+config, because it may run in another process or on another machine. One job's failure must not end the sweep:
+Hydra's BasicSweeper re-raises a job's exception after the batch (the other batches and the merge would never
+run) and does not catch SystemExit at all. So a job records ``ok``/``failed`` in ``<job dir>/job_status.json``
+and returns normally; the merge (``app/merge``) names the failed jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hopfield_cli.app.commands import COMMANDS, Command
+from hopfield_cli.app.compose import quiet_launcher_schema_warning
+from hopfield_cli.errors import CapacityError, UsageError
+
+log = logging.getLogger(__name__)
+
+# Here, at import, because joblib and submitit workers compose each job's config after unpickling a task.
+quiet_launcher_schema_warning()
+
+JOB_STATUS_FILE = "job_status.json"
+# A core parameter -> the config field that sets it (core errors name parameters, not fields).
+FIELD_OF_PARAM = {
+    "update_rule": "model.update_rule",
+    "n": "model.n",
+    "alpha": "model.alpha",
+    "rectified": "model.rectified",
+}
+
+
+def as_usage_error(exc: BaseException) -> UsageError | None:
+    """A core error, or running out of memory, as the one-line error that names the field; else None."""
+    from hopfield_cli.core.errors import BudgetError, CoreError
+
+    if isinstance(exc, UsageError):
+        return exc
+    if isinstance(exc, BudgetError):
+        return CapacityError(FIELD_OF_PARAM.get(exc.param, exc.param), exc.message)
+    if isinstance(exc, CoreError):
+        return UsageError(FIELD_OF_PARAM.get(exc.param, exc.param), exc.message)
+    text = " ".join(str(exc).split())
+    out_of_memory = ("out of memory", "can't allocate memory", "cannot allocate memory")
+    if isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and any(m in text.lower() for m in out_of_memory)
+    ):
+        return CapacityError("memory", f"ran out of memory during the run ({text[:200]}); use smaller sizes")
+    return None
+
+
+def error_line(error: BaseException) -> str:
+    """One line for an error: ``field: message`` for a UsageError, ``Type: message`` otherwise."""
+    if isinstance(error, UsageError):
+        return f"{error.field}: {error.message}"
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _experiment(command: Command, typed: Any, run_dir: Path) -> Any:
+    try:
+        return command.run(typed, run_dir)
+    except (MemoryError, RuntimeError, ValueError) as exc:
+        usage = as_usage_error(exc)
+        if usage is None:
+            raise
+        raise usage from None
+
+
+def _output_dir() -> Path:
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def run_single(command: Command, typed: Any) -> None:
+    """Run one experiment in Hydra's run folder; a usage error or an interrupt ends in one line."""
+    run_dir = _output_dir()
+    full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    try:
+        with terminate_as_interrupt():
+            _experiment(command, typed, run_dir)
+    except UsageError as error:
+        if full:
+            raise
+        print(f"error: {error_line(error)}", file=sys.stderr)
+        raise SystemExit(error.exit_code) from None
+    except KeyboardInterrupt as stop:
+        if full:
+            raise
+        signum = stop.args[0] if stop.args and isinstance(stop.args[0], int) else signal.SIGINT
+        print(interrupted_line(command, typed, run_dir), file=sys.stderr)
+        raise SystemExit(128 + int(signum)) from None
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a run lasts, SIGTERM (a scheduler's kill, ``kill PID``) unwinds like Ctrl-C: KeyboardInterrupt
+    carrying the signal number, so temporary files are removed and a one-line report is printed.
+
+    Only in the main thread (signal handlers cannot be set elsewhere; launcher workers keep the default).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signum)
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_line(command: Command, typed: Any, run_dir: Path) -> str:
+    """One line after Ctrl-C/SIGTERM: what was kept and, for resumable sweeps, how to continue."""
+    from hopfield_cli.experiments.resume import count_cells
+
+    if not command.resumable:
+        return f"interrupted: {command.name} stopped; nothing half-written is left in {run_dir}"
+    folder = Path(str(typed.resume)).expanduser() if typed.resume else run_dir
+    cells = count_cells(folder)
+    return (
+        f"interrupted: {cells} cell{'' if cells == 1 else 's'} kept in {folder}; resume with resume={folder}"
+    )
+
+
+def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
+    """One job of a multirun: check, run, record ok/failed in ``job_status.json``; never raise (see above).
+
+    A UsageError is recorded as its one line; any other Exception as ``Type: message`` with the traceback
+    kept in the file, not on the console. KeyboardInterrupt still ends the sweep (status stays "running").
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from hopfield_cli.app.preflight import checked
+    from hopfield_cli.report.files import write_json
+
+    hydra_cfg = HydraConfig.get()
+    command = COMMANDS[command_name]
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    num, overrides = int(hydra_cfg.job.num), list(hydra_cfg.overrides.task)
+    status_file = run_dir / JOB_STATUS_FILE
+    record: dict[str, Any] = {
+        "command": command_name,
+        "job": num,
+        "overrides": overrides,
+        "status": "running",
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(status_file, record)
+    started = time.perf_counter()
+    try:
+        _experiment(command, checked(command, cfg), run_dir)
+    except Exception as error:  # noqa: BLE001 - a job's failure is recorded, the sweep goes on
+        record.update(
+            status="failed", error=error_line(error), seconds=round(time.perf_counter() - started, 3)
+        )
+        if not isinstance(error, UsageError):
+            record["traceback"] = traceback.format_exc()
+        write_json(status_file, record)
+        log.error("job %d (%s) failed: %s", num, " ".join(overrides), record["error"])
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        return record
+    record.update(status="ok", seconds=round(time.perf_counter() - started, 3))
+    write_json(status_file, record)
+    return record

@@ -1,0 +1,197 @@
+"""The one reader of tensor files: .npy, .csv, .safetensors and .pt/.pth, for patterns, queries and attention.
+
+Every problem the user can fix (missing file, wrong extension, truncated data, a pickle with code in it,
+an ambiguous choice of tensor, ...) becomes a ``UsageError(field, message)`` with a one-line message.
+Nothing here ever unpickles arbitrary objects: ``.npy`` is read with ``allow_pickle=False`` and ``.pt``
+with ``torch.load(weights_only=True)``. What the array must look like (2-D patterns, 4-D attention
+probabilities) is checked by the caller (``loaders.as_pattern_matrix``, ``attention_file.load_attention``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+
+from hopfield_cli.errors import UsageError
+
+TENSOR_SUFFIXES = (".npy", ".csv", ".safetensors", ".pt", ".pth")
+PICKLE_REFUSED = "not a tensor file; refusing to unpickle arbitrary objects"
+
+
+def require_file(path: str | os.PathLike, field: str) -> Path:
+    """Return ``path`` as a Path if it names a readable, non-empty regular file; else raise UsageError."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise UsageError(field, f"no such file: {p}")
+    if p.is_dir():
+        raise UsageError(field, f"{p} is a directory; expected a file")
+    if not p.is_file():
+        raise UsageError(field, f"{p} is not a regular file")
+    try:
+        with open(p, "rb") as fh:
+            first = fh.read(1)
+    except PermissionError:
+        raise UsageError(field, f"cannot read {p}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(field, f"cannot read {p}: {exc.strerror or exc}") from None
+    if not first:
+        raise UsageError(field, f"{p} is empty")
+    return p
+
+
+def require_suffix(p: Path, allowed: tuple[str, ...], field: str) -> str:
+    """The lower-case extension of ``p`` if it is one of ``allowed``, else a UsageError listing them."""
+    suffix = p.suffix.lower()
+    if suffix not in allowed:
+        raise UsageError(
+            field,
+            f"unsupported extension '{p.suffix or '(none)'}' of {p.name}; use one of {', '.join(allowed)}",
+        )
+    return suffix
+
+
+def read_array(
+    path: str | os.PathLike,
+    field: str,
+    *,
+    names: tuple[str, ...],
+    suffixes: tuple[str, ...] = TENSOR_SUFFIXES,
+    sequences: bool = False,
+) -> np.ndarray | torch.Tensor | list[torch.Tensor]:
+    """Read the one array that the file at ``path`` holds, unchecked in shape, dtype and values.
+
+    A file of several tensors (.safetensors, or a dict in .pt) gives the first of ``names`` it holds, or
+    its only tensor; ``names[0]`` is the name suggested when the choice is ambiguous. With ``sequences``
+    a .pt file may also hold a list or tuple of tensors (e.g. per-layer attention), returned as a list.
+    """
+    p = require_file(path, field)
+    suffix = require_suffix(p, suffixes, field)
+    if suffix == ".npy":
+        return _read_npy(p, field)
+    if suffix == ".csv":
+        return _read_csv(p, field)
+    if suffix == ".safetensors":
+        return _read_safetensors(p, field, names)
+    return _read_torch(p, field, names, sequences)
+
+
+def _read_npy(p: Path, field: str) -> np.ndarray:
+    try:
+        data = np.load(p, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise UsageError(
+                field, f"{p.name} holds Python objects (dtype object); expected a numeric array"
+            ) from None
+        raise UsageError(field, f"{p.name} is not a valid .npy file or is truncated ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise UsageError(field, f"{p.name} is not a valid .npy file or is truncated ({exc})") from None
+    if not isinstance(data, np.ndarray):  # np.load returns an NpzFile for zip archives
+        if hasattr(data, "close"):
+            data.close()
+        raise UsageError(field, f"{p.name} is an .npz archive, not a single .npy array")
+    return data
+
+
+def _parse_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _read_csv(p: Path, field: str) -> np.ndarray:
+    """Comma-separated numbers; a first row without a single number is a header and is skipped."""
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            rows = [(line_no, row) for line_no, row in enumerate(csv.reader(fh), start=1)]
+    except UnicodeDecodeError:
+        raise UsageError(field, f"{p.name} is not a UTF-8 text file") from None
+    except csv.Error as exc:
+        raise UsageError(field, f"{p.name} is not a valid CSV file ({exc})") from None
+    rows = [(n, [cell.strip() for cell in row]) for n, row in rows if any(cell.strip() for cell in row)]
+    if rows and all(_parse_number(cell) is None for cell in rows[0][1]):
+        rows = rows[1:]  # header
+    if not rows:
+        raise UsageError(field, f"{p.name} has no data rows")
+    width = len(rows[0][1])
+    values = np.empty((len(rows), width), dtype=np.float64)
+    for i, (line_no, row) in enumerate(rows):
+        if len(row) != width:
+            raise UsageError(
+                field, f"{p.name} line {line_no} has {len(row)} columns; the first data row has {width}"
+            )
+        for j, cell in enumerate(row):
+            number = _parse_number(cell)
+            if number is None:
+                shown = repr(cell) if cell else "an empty cell"
+                raise UsageError(field, f"{p.name} line {line_no}, column {j + 1}: {shown} is not a number")
+            values[i, j] = number
+    return values
+
+
+def _read_safetensors(p: Path, field: str, names: tuple[str, ...]) -> torch.Tensor:
+    try:
+        with safe_open(str(p), framework="pt", device="cpu") as fh:
+            keys = list(fh.keys())
+            if not keys:
+                raise UsageError(field, f"{p.name} holds no tensors")
+            key = next((name for name in names if name in keys), keys[0] if len(keys) == 1 else None)
+            if key is None:
+                shown = ", ".join(sorted(keys)[:8]) + (", ..." if len(keys) > 8 else "")
+                raise UsageError(
+                    field, f"{p.name} holds {len(keys)} tensors ({shown}); name the one to use '{names[0]}'"
+                )
+            return fh.get_tensor(key)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise UsageError(field, f"{p.name} is not a valid safetensors file or is truncated ({exc})") from None
+
+
+def safe_torch_load(p: Path, field: str) -> object:
+    """``torch.load`` that never runs code from the file (weights_only) and reports failures as one line."""
+    try:
+        return torch.load(p, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:
+        # weights_only refuses any global outside torch's allow-list: the file wants to build objects.
+        raise UsageError(field, f"{p.name} is {PICKLE_REFUSED}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise UsageError(
+            field, f"{p.name} is not a valid torch file or is truncated ({type(exc).__name__})"
+        ) from None
+
+
+def _is_tensor_list(obj: object) -> bool:
+    return isinstance(obj, (list, tuple)) and bool(obj) and all(isinstance(t, torch.Tensor) for t in obj)
+
+
+def _read_torch(
+    p: Path, field: str, names: tuple[str, ...], sequences: bool
+) -> torch.Tensor | list[torch.Tensor]:
+    def accepted(obj: object) -> bool:
+        return isinstance(obj, torch.Tensor) or (sequences and _is_tensor_list(obj))
+
+    obj = safe_torch_load(p, field)
+    if accepted(obj):
+        return list(obj) if isinstance(obj, (list, tuple)) else obj
+    wanted = f"a tensor{', a list of tensors' if sequences else ''} or a dict with '{names[0]}'"
+    if not isinstance(obj, dict):
+        raise UsageError(field, f"{p.name} holds a {type(obj).__name__}; expected {wanted}")
+    name = next((name for name in names if name in obj), None)
+    if name is not None:
+        value = obj[name]
+        if not accepted(value):
+            raise UsageError(field, f"{p.name}: '{name}' holds a {type(value).__name__}, not a tensor")
+        return list(value) if isinstance(value, (list, tuple)) else value
+    tensors = [v for v in obj.values() if isinstance(v, torch.Tensor)]
+    if len(tensors) == 1:
+        return tensors[0]
+    raise UsageError(
+        field,
+        f"{p.name} holds a dict with {len(tensors)} tensors; expected one, or one under the key '{names[0]}'",
+    )

@@ -1,0 +1,138 @@
+"""What a finished metastable scan reports: the per-beta table, where the dominant kind changes, the console
+summary beside the theory scales (Lemma A3, Section 2, Lemma A12) and the figures.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hopfield_cli.core.fixed_points import KINDS
+from hopfield_cli.experiments.beta_scales import BetaScales
+from hopfield_cli.report.console import console, key_value_table
+
+SCAN_KINDS = ("global", "metastable", "single")  # in the order beta meets them
+
+
+def per_beta_table(queries: pd.DataFrame, m_max: float) -> pd.DataFrame:
+    """One row per beta: fraction of each kind, dominant kind, median k90, mean energy and steps."""
+    rows = []
+    for beta, group in queries.groupby("beta", sort=True):
+        fractions = {kind: float((group["kind"] == kind).mean()) for kind in KINDS}
+        row = {
+            "beta": float(beta),
+            "beta_m_max_sq": float(beta) * m_max**2,
+            "num_queries": len(group),
+            **{f"frac_{kind}": fractions[kind] for kind in SCAN_KINDS},
+            "dominant_kind": max(SCAN_KINDS, key=lambda k: fractions[k]),
+            "median_k90": float(group["k90"].median()),
+            "k90_q25": float(group["k90"].quantile(0.25)),
+            "k90_q75": float(group["k90"].quantile(0.75)),
+            "median_max_weight": float(group["max_weight"].median()),
+            "median_dist_mean": float(group["dist_mean"].median()),
+            "median_dist_nearest": float(group["dist_nearest"].median()),
+            "mean_energy": float(group["energy"].mean()),
+            "mean_steps": float(group["steps"].mean()),
+            "max_steps": int(group["steps"].max()),
+            "frac_converged": float(group["converged"].mean()),
+        }
+        if "cluster_mass" in group:
+            row["median_cluster_mass"] = float(group["cluster_mass"].median())
+            row["median_dist_cluster_mean"] = float(group["dist_cluster_mean"].median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def dominant_changes(per_beta: pd.DataFrame) -> list[dict[str, Any]]:
+    """Where the dominant kind changes between neighbouring betas (beta = their geometric mean)."""
+    changes = []
+    kinds, betas = per_beta["dominant_kind"].tolist(), per_beta["beta"].tolist()
+    for i in range(1, len(kinds)):
+        if kinds[i] != kinds[i - 1]:
+            changes.append(
+                {
+                    "from": kinds[i - 1],
+                    "to": kinds[i],
+                    "beta_below": betas[i - 1],
+                    "beta_above": betas[i],
+                    "beta": math.sqrt(betas[i - 1] * betas[i]),
+                }
+            )
+    return changes
+
+
+def print_summary(
+    per_beta: pd.DataFrame, scales: BetaScales, changes: list[dict], n: int, seconds: float
+) -> None:
+    """The per-beta table, then the theory scales beside the measured transitions."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"metastable-scan: fixed-point kinds across beta (N = {n})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="fractions of queries by kind; k90 median; "
+        "energy (Eq. 2) and steps mean; conv = fraction converged",
+    )
+    for name in ("beta", "beta*m_max^2", *SCAN_KINDS, "k90", "energy", "steps", "conv"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in per_beta.itertuples():
+        table.add_row(
+            f"{r.beta:.3g}",
+            f"{r.beta_m_max_sq:.3g}",
+            f"{r.frac_global:.2f}",
+            f"{r.frac_metastable:.2f}",
+            f"{r.frac_single:.2f}",
+            f"{r.median_k90:g}",
+            f"{r.mean_energy:.4g}",
+            f"{r.mean_steps:.1f}",
+            f"{r.frac_converged:.2f}",
+        )
+    console.print(table)
+    rows: list[tuple[str, Any]] = [
+        ("m_max = max ||x_i - m_x||", scales.m_max),
+        ("1 / m_max^2 (global fixed point below)", scales.beta_global),
+        ("well separated from (Delta_i > 0 patterns)", scales.beta_separated),
+        ("min separation Delta", scales.separation_min),
+        ("patterns never well separated (Delta <= 0)", scales.never_separated),
+    ]
+    if math.isfinite(scales.beta_cluster_separated):
+        rows += [
+            ("cluster centres well separated from", scales.beta_cluster_separated),
+            ("cluster-internal 1 / max m_max(l)^2", scales.beta_cluster_internal),
+        ]
+    rows += [(f"dominant {c['from']} -> {c['to']} at beta", c["beta"]) for c in changes]
+    rows.append(("seconds", seconds))
+    console.print(key_value_table("theory scales beside the measured transitions", rows))
+
+
+def save_figures(work_dir: Path, per_beta: pd.DataFrame, scales: BetaScales, n: int) -> None:
+    """kind_fractions.png and k90_vs_beta.png, with the theory scales marked."""
+    from hopfield_cli.report import figures
+
+    marks = {"1/m_max^2": scales.beta_global, "well separated": scales.beta_separated}
+    if math.isfinite(scales.beta_cluster_separated):
+        marks = {
+            "1/m_max^2": scales.beta_global,
+            "centres separated": scales.beta_cluster_separated,
+            "cluster-internal": scales.beta_cluster_internal,
+        }
+    marks = {k: v for k, v in marks.items() if math.isfinite(v)}
+    betas = per_beta["beta"].tolist()
+    fractions = {kind: per_beta[f"frac_{kind}"].tolist() for kind in SCAN_KINDS}
+    figures.save_kind_fractions(work_dir / "kind_fractions.png", betas, fractions, marks)
+    figures.save_k90_vs_beta(
+        work_dir / "k90_vs_beta.png",
+        betas,
+        per_beta["median_k90"].tolist(),
+        n,
+        marks,
+        per_beta["k90_q25"].tolist(),
+        per_beta["k90_q75"].tolist(),
+    )

@@ -1,0 +1,83 @@
+"""The stored patterns of a run: made from the ``patterns`` option, or read from a memory file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from hopfield_cli.core.device import resolve_device, resolve_dtype
+from hopfield_cli.errors import UsageError
+
+
+@dataclass
+class PatternSet:
+    """Stored patterns with what is known of where they came from."""
+
+    patterns: torch.Tensor  # (N, d) float32 on CPU
+    metadata: dict[str, Any]
+
+    @property
+    def image_side(self) -> int | None:
+        side = self.metadata.get("image_side")
+        return int(side) if isinstance(side, int) and not isinstance(side, bool) and side > 0 else None
+
+
+def device_and_dtype(cfg: Any) -> tuple[torch.device, torch.dtype]:
+    """The run's device and dtype (already checked by the shell; errors name the field all the same)."""
+    try:
+        device = resolve_device(cfg.device)
+    except ValueError as exc:
+        raise UsageError("device", str(exc)) from None
+    try:
+        dtype = resolve_dtype(cfg.dtype, device)
+    except ValueError as exc:
+        raise UsageError("dtype", str(exc)) from None
+    return device, dtype
+
+
+def from_disk(spec: Any) -> bool:
+    return spec.name in ("file", "images")
+
+
+def prepare(data: torch.Tensor, normalise: str, binarise: bool) -> torch.Tensor:
+    """Normalise and/or take the sign of stored patterns, as the config asks (``data.patterns``)."""
+    from hopfield_cli.data import patterns as sources
+
+    if normalise != "none":
+        data = sources.normalise(data, normalise, field="normalise")
+    if binarise:
+        data = sources.binarise(data)
+    return data.to(torch.float32).contiguous()
+
+
+def build_patterns(cfg: Any, generator: torch.Generator, *, raw: bool = False) -> PatternSet:
+    """Make or load the patterns of ``cfg.patterns`` (+ num_patterns, dim, normalise, binarise).
+
+    For ``file``/``images`` sources N and d come from the data. ``raw``: skip normalise/binarise (a sweep
+    applies them to each prefix it stores).
+    """
+    from hopfield_cli.data import patterns as sources
+
+    metadata: dict[str, Any] = {}
+    disk = from_disk(cfg.patterns)
+    data = sources.make_patterns(
+        cfg.patterns, None if disk else cfg.num_patterns, None if disk else cfg.dim, generator, info=metadata
+    )
+    if raw:
+        return PatternSet(data.to(torch.float32).contiguous(), metadata)
+    metadata["normalisation"] = cfg.normalise
+    if cfg.binarise:
+        metadata["binarised"] = True
+    return PatternSet(prepare(data, cfg.normalise, cfg.binarise), metadata)
+
+
+def load_or_build(cfg: Any, generator: torch.Generator) -> PatternSet:
+    """The patterns of ``cfg.memory`` (a file from `hopfield store`, as saved) or else ``build_patterns``."""
+    if cfg.memory is not None:
+        from hopfield_cli.data.memory_file import load_memory
+
+        patterns, metadata = load_memory(cfg.memory, field="memory")
+        return PatternSet(patterns.to(torch.float32).contiguous(), dict(metadata))
+    return build_patterns(cfg, generator)

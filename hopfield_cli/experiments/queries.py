@@ -1,0 +1,60 @@
+"""The one place queries are made: corrupted stored patterns, random points, or a user's file."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from hopfield_cli.errors import UsageError
+
+
+def target_ids(n: int, b: int, generator: torch.Generator) -> torch.Tensor:
+    """B target patterns in shuffled rounds: every pattern once before any twice (B <= N: distinct). (B,)"""
+    rounds = [torch.randperm(n, generator=generator) for _ in range(-(-b // n))]
+    return torch.cat(rounds)[:b]
+
+
+def corrupted(
+    patterns: torch.Tensor,
+    corruption: Any,
+    num_queries: int,
+    generator: torch.Generator,
+    image_side: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Queries (B, d) made by corrupting B stored patterns, and their target ids (B,)."""
+    from hopfield_cli.data.corruption import corrupt
+
+    ids = target_ids(patterns.shape[0], num_queries, generator)
+    return corrupt(patterns[ids], corruption, generator, image_side=image_side), ids
+
+
+def random_points(patterns: torch.Tensor, num_queries: int, generator: torch.Generator) -> torch.Tensor:
+    """m_x + r z / sqrt(d), z ~ N(0, I), r the rms distance of the patterns from their mean m_x: points
+    spread like the patterns themselves. (B, d) float32."""
+    x = patterns.double()
+    d = x.shape[1]
+    mean = x.mean(dim=0)
+    rms = float((x - mean).norm(dim=1).pow(2).mean().sqrt())
+    z = torch.randn(num_queries, d, generator=generator, dtype=torch.float64)
+    return (mean + z * (rms / math.sqrt(d))).to(torch.float32)
+
+
+def from_files(
+    queries_file: str, targets_file: str | None, n: int, d: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Queries (B, d) read from a file, and target ids from another (None: the nearest patterns)."""
+    from hopfield_cli.data.loaders import load_matrix
+
+    queries = load_matrix(queries_file, field="queries_file")
+    if queries.shape[1] != d:
+        raise UsageError("queries_file", f"queries have d={queries.shape[1]} but the memory has d={d}")
+    if targets_file is None:
+        return queries, None
+    targets = load_matrix(targets_file, field="targets_file").reshape(-1)
+    if targets.numel() != queries.shape[0]:
+        raise UsageError("targets_file", f"holds {targets.numel()} ids for {queries.shape[0]} queries")
+    if not torch.equal(targets, targets.round()) or targets.min() < 0 or targets.max() >= n:
+        raise UsageError("targets_file", f"ids must be integers in [0, {n - 1}]")
+    return queries, targets.long()

@@ -1,0 +1,86 @@
+"""The one scoring path: retrieve -> nearest stored pattern -> success, for every experiment.
+
+``score`` runs a model on a batch of queries, finds the stored pattern nearest to each final state (chunked:
+``core.nearest``), and, given a criterion, decides success per query:
+- nearest (default): the nearest stored pattern is the target AND ||xi* - x|| <= tol ||x|| (tol 0.25: for +-1
+  patterns a relative error of 2 sqrt(f) means a fraction f <= 1.56% of wrong components, the error level of
+  Amit et al.'s 0.138 d capacity);
+- cosine: cos(xi*, x) >= tol (default 0.9, as in Hopfield-Fenchel-Young networks);
+- mse: mean squared error per component <= tol (default 0.01).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# Each criterion's default tolerance (README: success criteria).
+SUCCESS_DEFAULT_TOL = {"nearest": 0.25, "cosine": 0.9, "mse": 0.01}
+
+
+@dataclass
+class Scored:
+    """A retrieval with its nearest patterns and, when a criterion was given, its success per query."""
+
+    result: Any  # core.base.RetrievalResult
+    states: torch.Tensor  # (B, d) final states, at least float32
+    nearest_ids: torch.Tensor  # (B,) stored pattern nearest to each final state
+    nearest_distance: torch.Tensor  # (B,)
+    target_ids: torch.Tensor | None  # (B,) on the states' device
+    success: torch.Tensor | None = None  # (B,) bool
+    error_norm: torch.Tensor | None = None  # (B,) ||xi* - x_target||, float64
+    cosine: torch.Tensor | None = None  # (B,) cos(xi*, x_target), float64
+
+
+def success_mask(
+    criterion: str,
+    tol: float | None,
+    states: torch.Tensor,
+    targets: torch.Tensor,
+    nearest_ids: torch.Tensor,
+    target_ids: torch.Tensor,
+) -> torch.Tensor:
+    """Whether each query was retrieved by ``criterion`` (module docstring); ``tol`` None = its default."""
+    tol = SUCCESS_DEFAULT_TOL[criterion] if tol is None else float(tol)
+    states, targets = states.double(), targets.double()
+    if criterion == "nearest":
+        rel = (states - targets).norm(dim=1) / targets.norm(dim=1).clamp_min(1e-300)
+        return (nearest_ids == target_ids) & (rel <= tol)
+    if criterion == "cosine":
+        return torch.nn.functional.cosine_similarity(states, targets, dim=1, eps=1e-300) >= tol
+    return (states - targets).pow(2).mean(dim=1) <= tol
+
+
+def score(
+    model: Any,
+    patterns: torch.Tensor,  # (N, d) on the run's device and dtype
+    queries: torch.Tensor,  # (B, d)
+    target_ids: torch.Tensor | None,  # (B,) or None: the pattern nearest to each query
+    *,
+    update_steps_max: int,
+    eps: float,
+    criterion: str | None = None,
+    tol: float | None = None,
+) -> Scored:
+    """Retrieve ``queries``, find their nearest patterns and (with ``criterion``) their success."""
+    from hopfield_cli.core.nearest import nearest_patterns
+
+    result = model.retrieve(patterns, queries.to(patterns), update_steps_max=update_steps_max, eps=eps)
+    work = torch.promote_types(patterns.dtype, torch.float32)
+    states, x = result.states.to(work), patterns.to(work)
+    nearest_ids, distance = nearest_patterns(x, states)
+    if target_ids is None:
+        target_ids, _ = nearest_patterns(x, queries.to(x))
+    scored = Scored(result, states, nearest_ids, distance, target_ids.to(states.device))
+    if criterion is None:
+        return scored
+    keep = scored.target_ids >= 0
+    targets = x[scored.target_ids.clamp_min(0)]
+    scored.success = success_mask(criterion, tol, states, targets, nearest_ids, scored.target_ids) & keep
+    scored.error_norm = (states - targets).double().norm(dim=1)
+    scored.cosine = torch.nn.functional.cosine_similarity(
+        states.double(), targets.double(), dim=1, eps=1e-300
+    )
+    return scored

@@ -1,0 +1,1 @@
+"""Results on disk and on screen: atomic files, console tables and progress, figures (the bottom layer)."""

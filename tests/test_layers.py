@@ -1,0 +1,120 @@
+"""The package's layers: calls only go down, and no module imports itself through others.
+
+Every ``import`` of every module (at module level or inside a function) is read with ``ast``. Layers, top to
+bottom: cli -> app -> experiments -> config -> data -> core; ``report`` and ``errors`` are at the bottom and
+``core`` imports nothing of the package outside ``core``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hopfield_cli"
+LAYERS = {"__main__": 7, "cli": 6, "app": 5, "experiments": 4, "config": 3, "data": 2, "core": 1}
+BOTTOM = ("report", "errors", "__init__")  # importable from anywhere; import nothing above themselves
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """The hopfield_cli modules ``path`` imports (``from a import b`` counts a.b when it is a module)."""
+    found = set()
+    tree = ast.parse(path.read_text())
+    typing_only = {  # `if TYPE_CHECKING:` imports never run
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for n in ast.walk(block)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("hopfield_cli")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hopfield_cli"):
+            found.add(node.module)
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                if (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").is_file() or (
+                    PACKAGE.parent / candidate.replace(".", "/") / "__init__.py"
+                ).is_file():
+                    found.add(candidate)
+    return found
+
+
+def layer(module: str) -> int:
+    part = module.split(".")[1] if "." in module else "__init__"
+    return 0 if part in BOTTOM else LAYERS[part]
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_calls_only_go_down():
+    upward = [
+        f"{importer} (layer {layer(importer)}) imports {imported} (layer {layer(imported)})"
+        for importer, targets in graph().items()
+        for imported in targets
+        if layer(imported) > layer(importer)
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_core_imports_only_core():
+    outside = [
+        f"{importer} imports {imported}"
+        for importer, targets in graph().items()
+        if importer.startswith("hopfield_cli.core")
+        for imported in targets
+        if not imported.startswith("hopfield_cli.core")
+    ]
+    assert not outside, "\n".join(outside)
+
+
+def test_bottom_layers_import_nothing_above_them():
+    wrong = [
+        f"{importer} imports {imported}"
+        for importer, targets in graph().items()
+        if importer.startswith(("hopfield_cli.report", "hopfield_cli.errors"))
+        for imported in targets
+        if not imported.startswith(("hopfield_cli.report", "hopfield_cli.errors"))
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_circle():
+    edges = graph()
+    edges = {
+        m: {t for t in ts if t in edges and t != m and not m.startswith(t + ".")} for m, ts in edges.items()
+    }
+    state: dict[str, int] = {}
+    circle: list[str] = []
+
+    def visit(node: str, path: list[str]) -> bool:
+        state[node] = 1
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                circle.extend(path[path.index(nxt) :] + [node, nxt] if nxt in path else [node, nxt])
+                return True
+            if state.get(nxt) is None and visit(nxt, [*path, node]):
+                return True
+        state[node] = 2
+        return False
+
+    for start in sorted(edges):
+        if state.get(start) is None and visit(start, []):
+            break
+    assert not circle, " -> ".join(circle)
+
+
+def test_the_layer_test_sees_an_upward_import(tmp_path):
+    """The check itself can fail: an experiment importing the shell is reported."""
+    bad = tmp_path / "x.py"
+    bad.write_text("def f():\n    from hopfield_cli.app import launch\n")
+    assert "hopfield_cli.app.launch" in imports(bad) or "hopfield_cli.app" in imports(bad)
+    assert layer("hopfield_cli.app.launch") > layer("hopfield_cli.experiments.retrieve")

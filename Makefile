@@ -30,11 +30,11 @@ install: $(BIN)/hopfield ## Create .venv and install hopfield (+ CPU torch unles
 run: install ## Run the main job: a capacity sweep at d=64, beta=8 (writes outputs/DATE/TIME-capacity_sweep/)
 	$(BIN)/hopfield capacity-sweep dim=64 beta=8 $(RUN_ARGS)
 
-test: install ## Run the test suite
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+test: install ## Run the test suite (in parallel, one worker per core; HYPOTHESIS_PROFILE=wide widens it)
+	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
-test-fast: install ## Run the tests not marked slow
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+test-fast: install ## Run the tests not marked slow (no subprocess, no real signals or launchers)
+	$(BIN)/python -m pytest -q -n auto -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## Check style with ruff
 	$(BIN)/ruff check hopfield_cli tests benchmarks

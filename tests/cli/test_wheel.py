@@ -49,7 +49,11 @@ def test_wheel_installed_elsewhere_runs_retrieve(tmp_path):
     work.mkdir()
     env = dict(os.environ, PYTHONPATH=str(target), COLUMNS="120")
     where = subprocess.run(
-        [sys.executable, "-c", "import hopfield_cli.cli as c; print(c.__file__); print(c.config_dir())"],
+        [
+            sys.executable,
+            "-c",
+            "import hopfield_cli.cli as c, hopfield_cli.app.compose as k; print(c.__file__); print(k.config_dir())",
+        ],
         cwd=work,
         env=env,
         capture_output=True,

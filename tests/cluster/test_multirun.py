@@ -100,6 +100,7 @@ def test_a_failed_job_is_named_and_the_others_are_merged(run_cli, tmp_path):
     assert list(pd.read_csv(sweep / "summary.csv")["status"]) == ["ok", "missing"]
 
 
+@pytest.mark.slow
 def test_joblib_launcher_runs_two_jobs(run_cli, tmp_path):
     proc = run_cli(
         "retrieve",

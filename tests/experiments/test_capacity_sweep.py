@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,8 +18,7 @@ from hopfield_cli.core.errors import CoreError
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments import capacity_sweep
 from hopfield_cli.experiments.capacity_sweep import next_n, sweep_fingerprint
-from hopfield_cli.experiments.resume import count_cells
-from tests.conftest import compose, hopfield_command
+from tests.conftest import compose
 
 # Columns that may differ between two runs of the same sweep (wall time).
 TIMING = ["seconds"]
@@ -240,49 +236,3 @@ def test_default_run_modern_far_above_classical(tmp_path, run_cli):
     rates = results[results.model == "modern"].groupby("num_patterns").success_rate.mean()
     assert rates.max() >= 0.95 and rates.min() <= 0.2  # a real crossing inside the tested range
     assert "modern" in done.stdout and "classical" in done.stdout
-
-
-# ~18 cells of ~0.25 s each: after the first finished cell the sweep has seconds left to run, so the signal,
-# sent as soon as cells.jsonl holds one complete line, always lands mid-sweep.
-SLOW = ("models=[modern,classical]", "dims=[16,24]", "trials=100", "refine_steps=3")
-
-
-def first_cell_written(run_dir: Path) -> bool:
-    return count_cells(run_dir) >= 1 and (run_dir / "results.csv").is_file()
-
-
-@pytest.mark.slow
-def test_sigterm_leaves_valid_files_and_resume_finishes(tmp_path):
-    killed = tmp_path / "killed"
-    with open(tmp_path / "stderr.txt", "w") as err:
-        proc = subprocess.Popen(
-            [*hopfield_command(), "capacity-sweep", *SLOW, "plots=false", f"hydra.run.dir={killed}"],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-        try:
-            # one complete line in cells.jsonl and the tables written after it (csv last): from then on every
-            # rewrite is atomic, so whatever the signal interrupts, the files left behind are whole
-            deadline = time.monotonic() + 120
-            while not first_cell_written(killed) and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert proc.poll() is None, "the sweep ended before it could be signalled"
-            assert first_cell_written(killed), "no finished cell within 120 s"
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    assert proc.returncode != 0  # it was really killed mid-sweep
-    assert proc.returncode == 128 + signal.SIGTERM
-    kept = count_cells(killed)
-    assert f"interrupted: {kept} cell" in (tmp_path / "stderr.txt").read_text()
-    pd.read_parquet(killed / "results.parquet")  # the files left behind are whole
-    pd.read_csv(killed / "results.csv")
-    sweep(tmp_path / "other", *SLOW, f"resume={killed}")
-    assert json.loads((killed / "summary.json").read_text())["cells_resumed"] == kept
-    sweep(tmp_path / "whole", *SLOW)
-    for a, b in zip(comparable(tmp_path / "whole"), comparable(killed), strict=True):
-        pd.testing.assert_frame_equal(a, b)

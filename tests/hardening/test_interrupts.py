@@ -42,12 +42,18 @@ SWEEPS = {
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+    """The table of each sweep run whole, computed once per test process and only for the sweeps it needs."""
     out = {}
-    for command, (args, stem) in SWEEPS.items():
-        folder = tmp_path_factory.mktemp(command) / "whole"
-        assert_ok(invoke(command, *args, run_dir=folder))
-        out[command] = comparable(pd.read_parquet(folder / f"{stem}.parquet"))
-    return out
+
+    def table(command: str) -> pd.DataFrame:
+        if command not in out:
+            args, stem = SWEEPS[command]
+            folder = tmp_path_factory.mktemp(command) / "whole"
+            assert_ok(invoke(command, *args, run_dir=folder))
+            out[command] = comparable(pd.read_parquet(folder / f"{stem}.parquet"))
+        return out[command]
+
+    return table
 
 
 def _start_and_interrupt(command, args, folder, signum):
@@ -59,6 +65,9 @@ def _start_and_interrupt(command, args, folder, signum):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A shell that runs us in the background starts children with SIGINT ignored, and Python then never
+        # turns SIGINT into KeyboardInterrupt: give the child the default disposition, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     cells = folder / "cells.jsonl"
     deadline = time.monotonic() + 120
@@ -66,11 +75,13 @@ def _start_and_interrupt(command, args, folder, signum):
         if cells.exists() and cells.read_bytes().count(b"\n") >= 1:
             break
         time.sleep(0.01)
+    assert proc.poll() is None, ("the sweep ended before a cell was seen: make it longer", proc.communicate())
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=60)
     return proc.returncode, stdout, stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("command", list(SWEEPS))
 def test_interrupt_keeps_cells_and_resume_matches(tmp_path, uninterrupted, command, signum):
@@ -95,5 +106,7 @@ def test_interrupt_keeps_cells_and_resume_matches(tmp_path, uninterrupted, comma
 
     result = invoke(command, *args, f"resume={folder}", run_dir=tmp_path / "elsewhere")
     assert_ok(result)
+    if command == "capacity-sweep":  # every kept cell was reused, none recomputed
+        assert json.loads((folder / "summary.json").read_text())["cells_resumed"] == len(logged)
     resumed = comparable(pd.read_parquet(folder / f"{stem}.parquet"))
-    pd.testing.assert_frame_equal(resumed, uninterrupted[command])
+    pd.testing.assert_frame_equal(resumed, uninterrupted(command))

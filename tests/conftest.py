@@ -106,13 +106,14 @@ def run_cli_process(tmp_path):
 
 
 def compose(config_name: str, *overrides: str):
-    """The typed config (dataclass instances) of ``conf/<config_name>.yaml`` with ``overrides``."""
+    """The typed config (dataclass instances) of ``conf/<config_name>.yaml`` with ``overrides``, after the
+    schema's value checks: what an experiment's ``run`` receives from the CLI."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf, open_dict
 
-    from hopfield_cli.config import register_configs
+    from hopfield_cli.config import check_values, register_configs
 
     register_configs()
     GlobalHydra.instance().clear()  # an in-process CLI run leaves it initialised
@@ -120,7 +121,9 @@ def compose(config_name: str, *overrides: str):
         cfg = hydra_compose(config_name, overrides=list(overrides))
     with open_dict(cfg):
         cfg.pop("hydra", None)
-    return OmegaConf.to_object(cfg)
+    typed = OmegaConf.to_object(cfg)
+    check_values(typed)
+    return typed
 
 
 def assert_one_clean_line(proc, field: str | None = None, contains: str | None = None, code: int = 2) -> str:

@@ -68,15 +68,13 @@ def print_command_help(command: Command) -> None:
     for group, default in group_defaults(command).items():
         console.print(f"\n[bold]{group}[/bold]=<option> (default {escape(default)}):")
         for option, schema in GROUPS[group].items():
-            own = [r for r in field_docs(schema) if r[0] != "name"]
-            fields = ", ".join(f"{group}.{n}={_shown(d)}" for n, d, _, _ in own) or "no fields"
             doc = (schema.__doc__ or "").strip().splitlines()[0]
-            console.print(f"  {escape(option)}: {escape(doc)} [dim]{escape(fields)}[/dim]")
-            for name, _, meaning, allowed in own:
-                console.print(
-                    f"      {escape(group + '.' + name)}: {escape(meaning)} ({escape(allowed or 'true | false')})"
-                )
+            console.print(f"  [bold]{escape(option)}[/bold]: {escape(doc)}")
+            for name, value, meaning, allowed in field_docs(schema):
+                if name != "name":
+                    line = f"{group}.{name}={_shown(value)}: {meaning} ({allowed or 'true | false'})"
+                    console.print(f"      {escape(line)}")
     console.print(f"\n[bold]Hydra:[/bold] {escape(HYDRA_FLAGS)}")
     console.print("\n[bold]Examples:[/bold]")
-    for example in command.examples:
-        console.print(f"  {escape(example)}")
+    for example in command.examples:  # never wrapped, so a line copies whole
+        console.print(f"  {escape(example)}", soft_wrap=True)

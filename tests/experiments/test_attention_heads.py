@@ -13,6 +13,7 @@ from hopfield_cli.config.commands import AttentionHeadsConfig
 from hopfield_cli.data.attention_file import load_attention
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments import attention_heads
+from tests.conftest import invoke
 
 KEYS = 256
 # k per query for each class: I k > N/2, II N/8 < k <= N/2, III N/32 < k <= N/8, IV k <= N/32
@@ -20,12 +21,8 @@ CLASS_K = {"I": (140, 220), "II": (40, 120), "III": (10, 30), "IV": (1, 6)}
 
 
 def hopfield(*args: str):
-    """`hopfield ARGS` in this process; the result has exit_code, stdout and stderr."""
-    from typer.testing import CliRunner
-
-    from hopfield_cli.cli import app
-
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    """`hopfield ARGS` in this process."""
+    return invoke(*args)
 
 
 def rows_with_k(ks: list[int], n: int, generator: torch.Generator) -> torch.Tensor:
@@ -79,7 +76,7 @@ def test_attention_cli_reads_hf_style_layers_and_writes_the_map(tmp_path):
     path = tmp_path / "attn.pt"
     torch.save(tuple(layer[None] for layer in probs), path)  # output_attentions: per layer (batch=1, H, Q, K)
     proc = hopfield("attention-heads", f"attention={path}", f"hydra.run.dir={tmp_path / 'run'}")
-    assert proc.exit_code == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "run" / "attention_heads.csv")
     assert table["head_class"].tolist() == expected.reshape(-1).tolist()
     assert (tmp_path / "run" / "attention_classes.png").is_file()
@@ -153,7 +150,7 @@ def test_invalid_attention_cli_error_is_one_line(tmp_path):
     path = tmp_path / "scores.npy"
     np.save(path, probs.numpy())
     proc = hopfield("attention-heads", f"attention={path}", f"hydra.run.dir={tmp_path / 'run'}")
-    assert proc.exit_code == 2
+    assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith("error: attention:") and "layer 0, head 1, query 2" in proc.stderr
 
@@ -167,7 +164,7 @@ def test_invalid_attention_cli_error_is_one_line(tmp_path):
 )
 def test_the_attention_file_belongs_to_attention_heads(tmp_path, args, wanted):
     proc = hopfield(*args, f"hydra.run.dir={tmp_path / 'run'}")
-    assert proc.exit_code == 2
+    assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith(wanted), proc.stderr
     assert not (tmp_path / "run").exists()

@@ -18,36 +18,20 @@ import torch
 from hopfield_cli.experiments import metastable_scan as ms
 from hopfield_cli.experiments.beta_scales import beta_scales
 from hopfield_cli.experiments.scan_patterns import load_scan_patterns
+from tests.conftest import compose as compose_config
+from tests.conftest import invoke
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def compose(*overrides: str):
-    """The typed metastable-scan config as the CLI composes it (schema + conf/metastable_scan.yaml), checked."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    from hopfield_cli.app.compose import config_dir
-    from hopfield_cli.config import check_values, register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()  # an in-process CLI run leaves Hydra initialised
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = hydra_compose(config_name="metastable_scan", overrides=["device=cpu", *overrides])
-    typed = OmegaConf.to_object(cfg)  # composed without its hydra node
-    check_values(typed)
-    return typed
+    """The typed metastable-scan config as the CLI composes it, on the CPU."""
+    return compose_config("metastable_scan", "device=cpu", *overrides)
 
 
 def hopfield(*args: str):
-    """`hopfield ARGS` in this process; the result has exit_code, stdout and stderr."""
-    from typer.testing import CliRunner
-
-    from hopfield_cli.cli import app
-
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    """`hopfield ARGS` in this process."""
+    return invoke(*args)
 
 
 def setup(cfg):
@@ -69,7 +53,7 @@ def scan(cfg, beta, data, queries, targets) -> pd.DataFrame:
 def test_default_run_goes_global_metastable_single(tmp_path):
     out = tmp_path / "run"
     proc = hopfield("metastable-scan", f"hydra.run.dir={out}")
-    assert proc.exit_code == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr
     per_beta = pd.read_parquet(out / "betas.parquet")
     assert per_beta["beta"].is_monotonic_increasing and len(per_beta) == 24
     dominant = per_beta["dominant_kind"].tolist()
@@ -203,7 +187,7 @@ def test_resume_after_truncating_cells_gives_the_same_table(tmp_path):
     proc = hopfield(
         "metastable-scan", "num_betas=6", "num_queries=32", f"resume={first}", f"hydra.run.dir={second}"
     )
-    assert proc.exit_code == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr
     assert "2 of 6 betas already done" in proc.stdout + proc.stderr
     pd.testing.assert_frame_equal(pd.read_csv(first / "betas.csv"), reference)
     assert len(pd.read_parquet(first / "fixed_points.parquet")) == 6 * 32
@@ -211,7 +195,7 @@ def test_resume_after_truncating_cells_gives_the_same_table(tmp_path):
     proc = hopfield(
         "metastable-scan", "num_betas=6", "num_queries=16", f"resume={first}", f"hydra.run.dir={second}"
     )
-    assert proc.exit_code == 2
+    assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: resume:") and "different sweep" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 

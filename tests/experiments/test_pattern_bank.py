@@ -6,14 +6,12 @@ import math
 
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 
 from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, PatternBank, derived_seed, generator
 from tests.conftest import compose
 
 
 def make_cfg(*overrides: str):
-    GlobalHydra.instance().clear()  # a CLI run in this process leaves Hydra initialised
     return compose("capacity_sweep", "plots=false", *overrides)
 
 

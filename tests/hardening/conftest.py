@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from hopfield_cli.cli import app
+from tests.conftest import Ran
+from tests.conftest import invoke as run_in_process
 
 COMMANDS = ("store", "retrieve", "capacity-sweep", "metastable-scan")
 
@@ -47,34 +47,19 @@ SMALL = {
 TIMING = ("seconds", "wall_seconds", "time_utc")
 
 
-def invoke(command: str, *args: str, run_dir: Path | None = None):
-    """Run ``hopfield COMMAND ARGS`` in this process; returns the CliRunner result (exit_code, stdout, stderr)."""
+def invoke(command: str, *args: str, run_dir: Path | None = None) -> Ran:
+    """Run ``hopfield COMMAND ARGS`` in this process, in ``run_dir`` when given."""
     extra = [f"hydra.run.dir={run_dir}"] if run_dir is not None else []
-    return CliRunner().invoke(app, [command, *args, *extra], catch_exceptions=True)
-
-
-def describe(result) -> str:
-    return f"exit {result.exit_code}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}\nexc: {result.exception!r}"
-
-
-def assert_clean_error(result, field: str | None = None, contains: str | None = None, code: int = 2) -> str:
-    """Exit status ``code``, exactly one line on stderr, ``error: <field>: ...``, no traceback."""
-    assert result.exit_code == code, describe(result)
-    assert result.exception is None or isinstance(result.exception, SystemExit), describe(result)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, describe(result)
-    assert "Traceback" not in result.stderr + result.stdout
-    line = lines[0]
-    assert line.startswith("error: "), line
-    if field is not None:
-        assert line.startswith(f"error: {field}: "), line
-    if contains is not None:
-        assert contains.lower() in line.lower(), line
-    return line
+    return run_in_process(command, *args, *extra)
 
 
 def assert_ok(result) -> None:
-    assert result.exit_code == 0, describe(result)
+    assert result.returncode == 0, (
+        result.returncode,
+        result.stdout[-2000:],
+        result.stderr[-2000:],
+        result.exception,
+    )
     assert "Traceback" not in result.stderr + result.stdout
 
 

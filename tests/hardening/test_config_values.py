@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from hopfield_cli.errors import CapacityError
-from tests.conftest import compose
+from tests.conftest import assert_one_clean_line, compose
 
-from .conftest import SMALL, assert_clean_error, invoke
+from .conftest import SMALL, invoke
 
 NUMBERS = [
     ("abc", "integer"),
@@ -155,7 +155,7 @@ def test_bad_value_is_one_line_naming_the_field(tmp_path, command, override, fie
     run_dir = tmp_path / "run"
     small = [a for a in SMALL[command] if a.split("=")[0] not in {o.split("=")[0] for o in override.split()}]
     result = invoke(command, *small, *override.split(), run_dir=run_dir)
-    assert_clean_error(result, field, contains)
+    assert_one_clean_line(result, field, contains)
     assert not run_dir.exists(), "a run folder was created for a refused command"
 
 
@@ -180,4 +180,4 @@ def test_size_checks_run_before_any_allocation(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sources, "make_patterns", boom)
     result = invoke("store", "num_patterns=1000000000", "dim=1000", run_dir=tmp_path / "run")
-    assert_clean_error(result, "num_patterns", "GiB")
+    assert_one_clean_line(result, "num_patterns", "GiB")

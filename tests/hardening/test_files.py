@@ -16,8 +16,9 @@ from PIL import Image
 from safetensors.numpy import save_file
 
 from hopfield_cli.data.memory_file import save_memory
+from tests.conftest import assert_one_clean_line
 
-from .conftest import SMALL, assert_clean_error, assert_finite_tables, assert_ok, invoke
+from .conftest import SMALL, assert_finite_tables, assert_ok, invoke
 
 D = 8
 
@@ -176,7 +177,7 @@ def test_bad_file_is_one_line_naming_the_field(tmp_path, bad_files, memory, comm
     if field in ("memory", "attention"):  # their loaders describe the problem in their own words
         contains = ""
     result = invoke(command, *args, run_dir=tmp_path / "run")
-    assert_clean_error(result, field, contains)
+    assert_one_clean_line(result, field, contains)
 
 
 def test_memory_with_wrong_dtype_or_no_metadata_is_refused(tmp_path):
@@ -184,7 +185,7 @@ def test_memory_with_wrong_dtype_or_no_metadata_is_refused(tmp_path):
     result = invoke(
         "retrieve", *SMALL["retrieve"], f"memory={tmp_path / 'f64.safetensors'}", run_dir=tmp_path / "r"
     )
-    assert_clean_error(result, "memory", "not a hopfield memory file")
+    assert_one_clean_line(result, "memory", "not a hopfield memory file")
 
 
 def test_edited_memory_fails_its_checksum(tmp_path, memory):
@@ -200,7 +201,7 @@ def test_edited_memory_fails_its_checksum(tmp_path, memory):
             f"memory={tmp_path / 'edited.safetensors'}",
             run_dir=tmp_path / command,
         )
-        assert_clean_error(result, "memory", "checksum")
+        assert_one_clean_line(result, "memory", "checksum")
 
 
 def test_queries_whose_d_differs_from_the_memory(tmp_path, memory):
@@ -208,14 +209,14 @@ def test_queries_whose_d_differs_from_the_memory(tmp_path, memory):
     result = invoke(
         "retrieve", f"memory={memory}", f"queries_file={tmp_path / 'q.npy'}", run_dir=tmp_path / "r"
     )
-    assert_clean_error(result, "queries_file", "d=9")
+    assert_one_clean_line(result, "queries_file", "d=9")
 
 
 def test_capacity_sweep_dims_that_differ_from_the_file(tmp_path, memory):
     result = invoke(
         "capacity-sweep", *SMALL["capacity-sweep"], f"memory={memory}", "dims=[16]", run_dir=tmp_path / "r"
     )
-    assert_clean_error(result, "dims", "d = 8")
+    assert_one_clean_line(result, "dims", "d = 8")
 
 
 @pytest.mark.parametrize("command", ["store", "retrieve", "capacity-sweep", "metastable-scan"])
@@ -234,10 +235,10 @@ def test_pickle_payload_never_runs(tmp_path, command, suffix):
         result = invoke(
             command, *SMALL[command], *extra, "patterns=file", f"patterns.path={path}", run_dir=tmp_path / "r"
         )
-        assert_clean_error(result, "patterns.path", "")
+        assert_one_clean_line(result, "patterns.path", "")
         assert not target.exists(), "the pickle's code ran"
     result = invoke("attention-heads", f"attention={torch_style}", run_dir=tmp_path / "a")
-    assert_clean_error(result, "attention", "")
+    assert_one_clean_line(result, "attention", "")
     assert not target.exists()
 
 
@@ -257,7 +258,7 @@ def test_unreadable_file_simulated(monkeypatch, tmp_path, command):
     result = invoke(
         command, *SMALL[command], *extra, "patterns=file", f"patterns.path={locked}", run_dir=tmp_path / "a"
     )
-    assert_clean_error(result, "patterns.path", "not readable")
+    assert_one_clean_line(result, "patterns.path", "not readable")
     monkeypatch.setattr(os, "access", real_access)
 
     def deny(file, *args, **kwargs):
@@ -269,7 +270,7 @@ def test_unreadable_file_simulated(monkeypatch, tmp_path, command):
     result = invoke(
         command, *SMALL[command], *extra, "patterns=file", f"patterns.path={locked}", run_dir=tmp_path / "b"
     )
-    assert_clean_error(result, "patterns.path", "permission denied")
+    assert_one_clean_line(result, "patterns.path", "permission denied")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
@@ -278,7 +279,7 @@ def test_unreadable_file_for_real(tmp_path):
     np.save(locked, np.ones((4, D), np.float32))
     locked.chmod(0)
     result = invoke("store", "patterns=file", f"patterns.path={locked}", run_dir=tmp_path / "r")
-    assert_clean_error(result, "patterns.path", "not readable")
+    assert_one_clean_line(result, "patterns.path", "not readable")
 
 
 def test_csv_with_a_header_is_read(tmp_path):
@@ -310,7 +311,7 @@ def test_images_of_mixed_sizes_and_modes(tmp_path):
     result = invoke(
         "store", "patterns=images", f"patterns.path={folder}", "patterns.side=8", run_dir=tmp_path / "r"
     )
-    assert_clean_error(result, "patterns.path", "broken.png")
+    assert_one_clean_line(result, "patterns.path", "broken.png")
     (folder / "broken.png").unlink()
     for command in ("store", "retrieve", "capacity-sweep", "metastable-scan"):
         extra = {
@@ -340,4 +341,4 @@ def test_images_of_mixed_sizes_and_modes(tmp_path):
 def test_empty_image_folder(tmp_path):
     (tmp_path / "none").mkdir()
     result = invoke("store", "patterns=images", f"patterns.path={tmp_path / 'none'}", run_dir=tmp_path / "r")
-    assert_clean_error(result, "patterns.path", "no PNG or JPEG")
+    assert_one_clean_line(result, "patterns.path", "no PNG or JPEG")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .conftest import SMALL, assert_clean_error, assert_finite_tables, assert_ok, invoke
+from tests.conftest import assert_one_clean_line
+
+from .conftest import SMALL, assert_finite_tables, assert_ok, invoke
 
 SWEEP_FAST = {  # the file/beta overrides below replace the pattern source; these keep the runs tiny
     "store": [],
@@ -59,7 +61,7 @@ def test_extreme_patterns(tmp_path, command, kind):
     args = [*SWEEP_FAST[command], "patterns=file", f"patterns.path={path}"]
     if command == "metastable-scan" and kind in ("all equal", "N=1"):
         result = invoke(command, *args, run_dir=tmp_path / "r")
-        assert_clean_error(result, "beta_min", "m_max = 0")
+        assert_one_clean_line(result, "beta_min", "m_max = 0")
         args += ["beta_min=0.1", "beta_max=10"]
     result = invoke(command, *args, run_dir=tmp_path / "r2")
     assert_ok(result)
@@ -100,7 +102,7 @@ def test_extreme_beta(tmp_path, command, beta):
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_half_precision_is_refused_on_cpu(tmp_path, command, dtype):
     result = invoke(command, *SMALL[command], f"dtype={dtype}", "device=cpu", run_dir=tmp_path / "r")
-    assert_clean_error(result, "dtype", "CUDA only")
+    assert_one_clean_line(result, "dtype", "CUDA only")
     assert not (tmp_path / "r").exists()
 
 

@@ -8,14 +8,16 @@ import os
 import pandas as pd
 import pytest
 
-from .conftest import COMMANDS, SMALL, assert_clean_error, assert_ok, invoke
+from tests.conftest import assert_one_clean_line
+
+from .conftest import COMMANDS, SMALL, assert_ok, invoke
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_run_folder_under_a_file(tmp_path, command):
     (tmp_path / "a_file").write_text("x")
     result = invoke(command, *SMALL[command], run_dir=tmp_path / "a_file" / "run")
-    assert_clean_error(result, "hydra.run.dir", "is a file")
+    assert_one_clean_line(result, "hydra.run.dir", "is a file")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -24,7 +26,7 @@ def test_sweep_folder_under_a_file(tmp_path, command):
     result = invoke(
         command, "-m", *SMALL[command], "seed=0,1", f"hydra.sweep.dir={tmp_path / 'a_file' / 'sweep'}"
     )
-    assert_clean_error(result, "hydra.sweep.dir", "is a file")
+    assert_one_clean_line(result, "hydra.sweep.dir", "is a file")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -36,7 +38,7 @@ def test_read_only_run_folder_simulated(monkeypatch, tmp_path, command):
         os, "access", lambda p, mode, **kw: False if str(p) == str(parent) else real_access(p, mode, **kw)
     )
     result = invoke(command, *SMALL[command], run_dir=parent / "run")
-    assert_clean_error(result, "hydra.run.dir", "not writable")
+    assert_one_clean_line(result, "hydra.run.dir", "not writable")
     assert not (parent / "run").exists()
 
 
@@ -46,7 +48,7 @@ def test_read_only_run_folder_for_real(tmp_path):
     parent.mkdir()
     parent.chmod(0o500)
     result = invoke("store", *SMALL["store"], run_dir=parent / "run")
-    assert_clean_error(result, "hydra.run.dir", "not writable")
+    assert_one_clean_line(result, "hydra.run.dir", "not writable")
 
 
 def test_memory_out_under_a_file(tmp_path):
@@ -54,9 +56,9 @@ def test_memory_out_under_a_file(tmp_path):
     result = invoke(
         "store", *SMALL["store"], f"out={tmp_path / 'a_file' / 'm.safetensors'}", run_dir=tmp_path / "r"
     )
-    assert_clean_error(result, "out", "is a file")
+    assert_one_clean_line(result, "out", "is a file")
     result = invoke("store", *SMALL["store"], f"out={tmp_path}", run_dir=tmp_path / "r2")
-    assert_clean_error(result, "out", "directory")
+    assert_one_clean_line(result, "out", "directory")
 
 
 @pytest.mark.parametrize("command", ["capacity-sweep", "metastable-scan"])
@@ -65,13 +67,13 @@ def test_folder_holding_a_different_sweep_is_refused(tmp_path, command):
     assert_ok(invoke(command, *SMALL[command], run_dir=folder))
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     result = invoke(command, *SMALL[command], "seed=7", run_dir=folder)
-    assert_clean_error(result, "resume", "seed")
+    assert_one_clean_line(result, "resume", "seed")
     after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name in before}
     assert {k: v for k, v in after.items() if not k.endswith(".log")} == {
         k: v for k, v in before.items() if not k.endswith(".log")
     }, "a refused run changed the other sweep's files"
     result = invoke(command, *SMALL[command], f"resume={folder}", "seed=7", run_dir=tmp_path / "other")
-    assert_clean_error(result, "resume", "seed")
+    assert_one_clean_line(result, "resume", "seed")
     # the same config resumes: nothing is recomputed and the table is unchanged
     stem = "results" if command == "capacity-sweep" else "fixed_points"
     table = pd.read_parquet(folder / f"{stem}.parquet")
@@ -85,7 +87,7 @@ def test_resume_of_a_folder_of_the_other_command_is_refused(tmp_path, command):
     folder = tmp_path / "run"
     assert_ok(invoke(other, *SMALL[other], run_dir=folder))
     result = invoke(command, *SMALL[command], f"resume={folder}", run_dir=tmp_path / "r")
-    assert_clean_error(result, "resume")
+    assert_one_clean_line(result, "resume")
     assert json.loads((folder / "sweep.json").read_text())["command"] == other
 
 

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.conftest import assert_one_clean_line
+
 BAD_INPUTS = [
     (["dim=abc"], "dim", "integer"),
     (["dim=0"], "dim", ">= 1"),
@@ -36,12 +38,7 @@ RETRIEVE_ONLY = [
 
 
 def assert_clean_error(proc, field: str, allowed: str, run_dir) -> None:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"error: {field}: "), lines[0]
-    assert allowed in lines[0], lines[0]
-    assert "Traceback" not in proc.stderr + proc.stdout
+    assert_one_clean_line(proc, field, allowed)
     assert not run_dir.exists(), "a run folder was created for a rejected command"
 
 

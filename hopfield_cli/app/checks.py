@@ -144,10 +144,41 @@ def largest_n(command: str, cfg: Any) -> int:
     return int(cfg.num_patterns)
 
 
+def check_families(command: str, cfg: Any) -> None:
+    """Family settings whose numbers no float64 holds, refused before any work: the exponential energy at a
+    beta below ``exponential.MIN_BETA``, and z^n of the dense family beyond ``dense.order_overflow`` (for
+    generated patterns; a file's size is checked by the core when it is read)."""
+    from hopfield_cli.core.dense import order_overflow
+    from hopfield_cli.core.exponential import MIN_BETA
+    from hopfield_cli.experiments.footprint import generated
+
+    if command == "retrieve":
+        families = {cfg.model.name: (cfg.model, "model")}
+        betas, beta_field, n, dims = [cfg.beta], "beta", cfg.num_patterns, [cfg.dim]
+    elif command == "capacity-sweep":
+        families = {m: (getattr(cfg.families, m), f"families.{m}") for m in cfg.models}
+        betas, beta_field = (cfg.betas, "betas") if cfg.betas else ([cfg.beta], "beta")
+        n, dims = cfg.n_max, cfg.dims or [cfg.dim]
+    else:
+        return
+    if "exponential" in families and min(betas) < MIN_BETA:
+        raise UsageError(
+            beta_field,
+            f"model exponential needs beta >= {MIN_BETA:g} (its energy ~ -log(N) / beta must fit float64); "
+            f"got {min(betas):g}",
+        )
+    if "dense" in families and generated(cfg):
+        family, prefix = families["dense"]
+        problem = order_overflow(int(family.n), int(n), max(int(d) for d in dims))
+        if problem is not None:
+            raise UsageError(f"{prefix}.n", problem)
+
+
 def check_resources(command: str, cfg: Any) -> None:
-    """Device, dtype, memory_budget and the memory footprint of the run (``experiments.<cmd>.footprint``)."""
+    """Device, dtype, memory_budget, the families' numeric ranges and the memory footprint of the run."""
     if command == "attention-heads":
         return
+    check_families(command, cfg)
     check_device(cfg)
     check_budget(cfg, largest_n(command, cfg))
     check_memory(footprint_of(command, cfg))

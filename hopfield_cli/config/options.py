@@ -41,7 +41,11 @@ class SpherePatterns(PatternsOption):
     """Uniform on the sphere of radius K sqrt(d-1): Theorem 3's setting."""
 
     name: str = option_name("sphere", "patterns")
-    radius_k: float = opt(1.0, "K: radius K*sqrt(d-1) (Theorem 3)", Real(0, open_lo=True))
+    radius_k: float = opt(
+        1.0,
+        "K: radius K*sqrt(d-1) (Theorem 3); up to 1e35 so every entry fits float32",
+        Real(0, 1e35, open_lo=True),
+    )
 
 
 @dataclass
@@ -99,7 +103,7 @@ class NoiseCorruption(CorruptionOption):
     """Additive Gaussian noise of standard deviation sigma."""
 
     name: str = option_name("noise", "corruption")
-    sigma: float = opt(0.5, "std of the additive noise", Real(0))
+    sigma: float = opt(0.5, "std of the additive noise (up to 1e35: queries are float32)", Real(0, 1e35))
 
 
 @dataclass
@@ -108,7 +112,9 @@ class MaskCorruption(CorruptionOption):
 
     name: str = option_name("mask", "corruption")
     fraction: float = opt(0.5, "fraction of components masked", Real(0, 1))
-    fill: float = opt(0.0, "value written into masked components", Real())
+    fill: float = opt(
+        0.0, "value written into masked components (|fill| <= 1e38: float32)", Real(-1e38, 1e38)
+    )
 
 
 @dataclass
@@ -116,7 +122,9 @@ class MaskLowerHalfCorruption(CorruptionOption):
     """The lower half of each image set to fill (the blog's queries); otherwise the last half of d."""
 
     name: str = option_name("mask_lower_half", "corruption")
-    fill: float = opt(0.0, "value written into masked components", Real())
+    fill: float = opt(
+        0.0, "value written into masked components (|fill| <= 1e38: float32)", Real(-1e38, 1e38)
+    )
 
 
 @dataclass

@@ -8,6 +8,7 @@ which sets xi_j to whichever sign gives the lower energy, so E never increases. 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -19,6 +20,22 @@ from hopfield_cli.core.classical import overlap_sweep_result
 from hopfield_cli.core.errors import CoreError
 
 CHUNK_ELEMENTS = 1 << 22  # (B x chunk) temporaries of the field stay under ~32 MiB in float64
+LOG_FLOAT64_LIMIT = math.log(torch.finfo(torch.float64).max / 16)  # ~706: N d^n must stay below e^this
+
+
+def order_overflow(order: int, n_patterns: int, dim: int) -> str | None:
+    """Why F(z) = z^n cannot be computed for N +-1 patterns of dimension d, or None when it can.
+
+    |x_i^T xi| <= d, so every F value is at most d^n and the energy -sum_i F(x_i^T xi) at most N d^n in size;
+    in float64 that needs n ln d + ln N below ~706 (the energy of a retrieved pattern alone is -d^n).
+    """
+    if dim <= 1 or order * math.log(dim) + math.log(max(n_patterns, 1)) <= LOG_FLOAT64_LIMIT:
+        return None
+    largest = int((LOG_FLOAT64_LIMIT - math.log(max(n_patterns, 1))) / math.log(dim))
+    return (
+        f"F(z) = z^{order} overflows float64 with d = {dim:,} and N = {n_patterns:,} (the energy reaches N d^n); "
+        f"allowed here: n <= {largest}"
+    )
 
 
 def pattern_chunks(n_patterns: int, batch: int) -> Iterator[slice]:
@@ -36,6 +53,7 @@ class DenseAssociativeMemory:
     h_ij = s_i - x_ij xi_j costs O(N) per component. One sweep in a random order (seeded by ``seed``) is one
     step; ``eps`` is unused (binary states). The computation runs in float64: the field is a difference of
     large powers and a sign decided by rounding could raise the energy. Results come back in the input dtype.
+    An order whose powers overflow float64 (``order_overflow``) is refused: CoreError("n").
     """
 
     n: int = 3
@@ -52,8 +70,14 @@ class DenseAssociativeMemory:
         """F(z) = z^n, or max(z, 0)^n when rectified."""
         return (z.clamp(min=0) if self.rectified else z) ** self.n
 
+    def _check_range(self, patterns: torch.Tensor) -> None:
+        problem = order_overflow(self.n, patterns.shape[0], patterns.shape[1])
+        if problem is not None:
+            raise CoreError("n", problem)
+
     def energy(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """E(xi) = -sum_i F(x_i^T xi)."""
+        self._check_range(patterns)
         x, xi = patterns.double(), states.double()
         return self._energy(xi @ x.T).to(states.dtype)
 
@@ -68,6 +92,7 @@ class DenseAssociativeMemory:
         update_steps_max: int,
         eps: float = 0.0,
     ) -> RetrievalResult:
+        self._check_range(patterns)
         x, xi = patterns.double(), queries.double()
         chunks = list(pattern_chunks(x.shape[0], xi.shape[0]))
 

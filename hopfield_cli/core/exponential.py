@@ -3,8 +3,10 @@
 F(z) = exp(beta z) in the dense-memory update (``dense.py``):
     T_j(xi) = sgn(sum_i exp(beta (x_ij + h_ij)) - sum_i exp(beta (-x_ij + h_ij))).
 Both sums can overflow (beta d > ~709 in float64), so the sign is taken in LOG space: T_j = sgn(lse_+ - lse_-)
-with lse_+- = logsumexp_i(beta (+-x_ij + h_ij)); log is increasing, so the sign is the same. A difference
-within rounding of zero counts as a tie and keeps the bit (``_tie_to_zero``).
+with lse_+- = logsumexp_i(beta (+-x_ij + h_ij)); log is increasing, so the sign is the same. Each lse is kept as
+beta m + log sum_i exp(beta (v_i - m)) with m the largest exponent, so beta m is never formed inside an exp and
+no beta a float can hold overflows (at beta = 1e308, beta d is inf). A difference within rounding of zero counts
+as a tie and keeps the bit (``_tie_to_zero``).
 
 The reported energy is -(1/beta) log sum_i exp(beta x_i^T xi) = -lse(beta, X^T xi), the first term of the
 modern energy (Eq. 2). The true energy -sum_i exp(beta x_i^T xi) = -exp(-beta E_reported) is a strictly
@@ -25,6 +27,9 @@ from hopfield_cli.core.classical import overlap_sweep_result
 from hopfield_cli.core.dense import pattern_chunks
 from hopfield_cli.core.errors import CoreError
 
+MIN_BETA = 1e-300  # below it -log(N) / beta, the energy's size, overflows float64 (N up to 1e9: log N < 21)
+LEAD_CAP = 1e300  # |beta (top_+ - top_-)| beyond this is decided by its sign alone (the log-sums are < log N)
+
 
 @dataclass
 class ExponentialMemory:
@@ -39,8 +44,14 @@ class ExponentialMemory:
     name: ClassVar[str] = "exponential"
 
     def __post_init__(self) -> None:
-        if not self.beta > 0:
-            raise CoreError("beta", f"beta must be > 0; got {self.beta}")
+        if not (self.beta > 0 and self.beta < float("inf")):
+            raise CoreError("beta", f"beta must be > 0 and finite; got {self.beta}")
+        if self.beta < MIN_BETA:
+            raise CoreError(
+                "beta",
+                f"model exponential needs beta >= {MIN_BETA:g}: its energy -(1/beta) log sum_i exp(beta x_i^T xi) "
+                f"~ -log(N) / beta must fit float64; got {self.beta:g}",
+            )
 
     def energy(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """-(1/beta) log sum_i exp(beta x_i^T xi): same ordering as -sum_i exp(beta x_i^T xi), no overflow."""
@@ -48,7 +59,8 @@ class ExponentialMemory:
         return self._energy(xi @ x.T).to(states.dtype)
 
     def _energy(self, overlaps: torch.Tensor) -> torch.Tensor:
-        return -torch.logsumexp(self.beta * overlaps, dim=1) / self.beta
+        top, rest = _shifted_lse(overlaps, float(self.beta))
+        return -(top + rest / self.beta)
 
     def retrieve(
         self,
@@ -67,15 +79,35 @@ class ExponentialMemory:
             for part in chunks:
                 column = x[part, j]  # (n,)
                 rest = overlaps[:, part] - states[:, j : j + 1] * column  # (B, n) h_ij
-                plus.append(torch.logsumexp(beta * (rest + column), dim=1))
-                minus.append(torch.logsumexp(beta * (rest - column), dim=1))
-            lse_plus = torch.logsumexp(torch.stack(plus, 1), 1)  # (B,)
-            lse_minus = torch.logsumexp(torch.stack(minus, 1), 1)
-            return _tie_to_zero(lse_plus - lse_minus, lse_plus.abs() + lse_minus.abs() + x.shape[0])
+                plus.append(_shifted_lse(rest + column, beta))
+                minus.append(_shifted_lse(rest - column, beta))
+            top_plus, lse_plus = _merge(plus, beta)  # (B,) max and beta^-1-free log-sum of the rest
+            top_minus, lse_minus = _merge(minus, beta)
+            # lse_+ - lse_- = beta (top_+ - top_-) + (lse_plus - lse_minus); the tops are sums of +-1 entries
+            # (exact), so beta times their difference is the only large term: capped, it keeps its sign
+            lead = (beta * (top_plus - top_minus)).clamp(-LEAD_CAP, LEAD_CAP)
+            return _tie_to_zero(lead + (lse_plus - lse_minus), lead.abs() + lse_plus + lse_minus + x.shape[0])
 
         return overlap_sweep_result(
             x, xi, field, self._energy, seed=self.seed, update_steps_max=update_steps_max, dtype=queries.dtype
         )
+
+
+def _shifted_lse(values: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row max m and log sum_i exp(beta (v_i - m)): logsumexp(beta v) = beta m + that, never formed.
+
+    beta (v_i - m) <= 0, so it can only underflow to -inf (a weight of 0), never overflow, for any finite beta.
+    """
+    top = values.amax(dim=1)
+    return top, torch.logsumexp(beta * (values - top[:, None]), dim=1)
+
+
+def _merge(parts: list[tuple[torch.Tensor, torch.Tensor]], beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``_shifted_lse`` of pattern chunks combined into one row max and log-sum over all N."""
+    tops = torch.stack([top for top, _ in parts], 1)  # (B, chunks)
+    top = tops.amax(dim=1)
+    rests = torch.stack([rest for _, rest in parts], 1)
+    return top, torch.logsumexp(beta * (tops - top[:, None]) + rests, dim=1)
 
 
 def _tie_to_zero(score: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hopfield_cli.core import budget, streaming
+from hopfield_cli.core import budget, scaling, streaming
 from hopfield_cli.core.base import RetrievalResult
 from hopfield_cli.core.errors import CoreError
 
@@ -90,12 +90,24 @@ class ModernHopfield:
             pattern_chunk=self.pattern_chunk,
         )
 
+    def _units(self, patterns: torch.Tensor, states: torch.Tensor, norm_max: float) -> scaling.Scaling:
+        """The units in which no score, sum or energy overflows (``scaling``); as given for ordinary inputs."""
+        return scaling.plan_scaling(
+            norm_max,
+            streaming.max_norm(states),
+            patterns.shape[0],
+            float(self.beta),
+            dtype=patterns.dtype,
+            acc=streaming.acc_dtype(patterns.dtype),
+        )
+
     def _pass(
         self,
         patterns: torch.Tensor,
         states: torch.Tensor,
         plan: budget.ChunkPlan,
         *,
+        beta: float,
         with_states: bool,
         with_stats: bool,
         norm_max: float | None = None,
@@ -103,7 +115,7 @@ class ModernHopfield:
         return streaming.softmax_pass(
             patterns,
             states.to(patterns.dtype),
-            float(self.beta),
+            beta,
             plan=plan,
             with_states=with_states,
             with_stats=with_stats,
@@ -115,15 +127,22 @@ class ModernHopfield:
         self,
         patterns: torch.Tensor,
         states: torch.Tensor,
+        units: scaling.Scaling,
         *,
         with_states: bool,
-        norm_max: float | None = None,
+        norm_max: float,
     ) -> streaming.PassResult:
-        """A single pass (``energy``, ``update``): resolve the budget, plan, compute."""
+        """A single pass (``energy``, ``update``) in ``units``: resolve the budget, plan, compute."""
         memory_budget = budget.resolve_budget(self.memory_budget, patterns.device)
         plan = self._plan(patterns, states.shape[0], with_stats=False, memory_budget=memory_budget)
         return self._pass(
-            patterns, states, plan, with_states=with_states, with_stats=False, norm_max=norm_max
+            units.down(patterns),
+            units.down(states.to(patterns.dtype)),
+            plan,
+            beta=units.beta,
+            with_states=with_states,
+            with_stats=False,
+            norm_max=units.length(norm_max),
         )
 
     @staticmethod
@@ -141,13 +160,18 @@ class ModernHopfield:
         """
         _check(patterns, states)
         norm_max = streaming.max_norm(patterns)
-        res = self._one_pass(patterns, states, with_states=False, norm_max=norm_max)
-        return self._energy_from(res.lse_centered, states, norm_max)
+        units = self._units(patterns, states, norm_max)
+        res = self._one_pass(patterns, states, units, with_states=False, norm_max=norm_max)
+        scaled = units.down(states.to(patterns.dtype))
+        return units.squared_up(self._energy_from(res.lse_centered, scaled, units.length(norm_max)))
 
     def update(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """One update, Eq. 3: xi_new = X softmax(beta X^T xi). (B, d), in the patterns' dtype."""
         _check(patterns, states)
-        return self._one_pass(patterns, states, with_states=True).states
+        norm_max = streaming.max_norm(patterns)
+        units = self._units(patterns, states, norm_max)
+        res = self._one_pass(patterns, states, units, with_states=True, norm_max=norm_max)
+        return units.up(res.states)
 
     def retrieve(
         self,
@@ -161,7 +185,9 @@ class ModernHopfield:
 
         Converged queries leave the batch: each step computes only the still-active rows. Energies (Eq. 2) of
         xi_t come from the pass that updates xi_t; one final pass gives the final energy, max_i p_i and k90.
-        Free memory is read once, and the budget and chunk plans are fixed before the first step.
+        Free memory is read once, and the budget and chunk plans are fixed before the first step. Norms or a
+        beta that would overflow are computed in scaled units (``scaling``; a scaled copy of the patterns,
+        energies then in float64), so every result is finite.
         """
         _check(patterns, queries)
         if update_steps_max < 0:
@@ -188,7 +214,10 @@ class ModernHopfield:
         )
         acc = streaming.acc_dtype(patterns.dtype)
         norm_max = streaming.max_norm(patterns)
-        states = queries.to(device=dev, dtype=patterns.dtype).clone()
+        units = self._units(patterns, queries, norm_max)
+        patterns, beta = units.down(patterns), units.beta  # a scaled copy only for extreme norms
+        norm_max, eps = units.length(norm_max), units.length(eps)
+        states = units.down(queries.to(device=dev, dtype=patterns.dtype)).clone()
         energies = torch.empty(b, update_steps_max + 1, dtype=acc, device=dev)
         steps = torch.zeros(b, dtype=torch.int64, device=dev)
         converged = torch.zeros(b, dtype=torch.bool, device=dev)
@@ -198,7 +227,7 @@ class ModernHopfield:
                 break
             current = states[active]  # (A, d)
             res = self._pass(
-                patterns, current, step_plan, with_states=True, with_stats=False, norm_max=norm_max
+                patterns, current, step_plan, beta=beta, with_states=True, with_stats=False, norm_max=norm_max
             )
             energies[active, t] = self._energy_from(res.lse_centered, current, norm_max)
             moved = torch.linalg.vector_norm((res.states - current).to(acc), dim=1)
@@ -208,11 +237,12 @@ class ModernHopfield:
             converged[active[done]] = True
             active = active[~done]
         final = self._pass(
-            patterns, states, final_plan, with_states=False, with_stats=True, norm_max=norm_max
+            patterns, states, final_plan, beta=beta, with_states=False, with_stats=True, norm_max=norm_max
         )
         e_final = self._energy_from(final.lse_centered, states, norm_max)
         cols = torch.arange(update_steps_max + 1, device=dev)
-        energies = torch.where(cols[None, :] >= steps[:, None], e_final[:, None], energies)
+        energies = units.squared_up(torch.where(cols[None, :] >= steps[:, None], e_final[:, None], energies))
+        states = units.up(states)
         return RetrievalResult(
             states=states,
             steps=steps,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from hopfield_cli.core.scaling import plan_scaling
+from hopfield_cli.core.streaming import max_norm
+
 # Entries of a (B x N) block computed at once; 2^24 float32 entries = 64 MiB.
 DEFAULT_BLOCK_ENTRIES = 1 << 24
 
@@ -16,23 +19,31 @@ def nearest_patterns(
     """Index of the stored pattern nearest to each state (Euclidean) and that distance, shapes (B,), (B,).
 
     argmin_i ||x_i - xi||^2 = argmax_i (x_i^T xi - ||x_i||^2 / 2); ties go to the lowest index. The score
-    is accumulated in float32 at least, so half-precision states rank correctly.
+    is accumulated in float32 at least, so half-precision states rank correctly. Norms whose squares would
+    overflow (or underflow) are brought into range by a power of two first, which changes no ranking; their
+    distances come back in float64 (they may exceed float32), so both are finite for every finite input.
     """
     work = torch.promote_types(patterns.dtype, torch.float32)
     n, b = patterns.shape[0], states.shape[0]
     if n == 0:
         raise ValueError("no stored patterns")
-    half_sq = 0.5 * patterns.to(work).pow(2).sum(dim=1)  # (N,)
+    # argmin and ties are unchanged in units where no square overflows or underflows (``scaling``)
+    units = plan_scaling(max_norm(patterns), max_norm(states), n, 1.0, dtype=work, acc=work)
+    scale = units.down
+    half_sq = torch.cat(
+        [0.5 * scale(patterns[i : i + (1 << 16)].to(work)).pow(2).sum(dim=1) for i in range(0, n, 1 << 16)]
+    )  # (N,)
     best_score = torch.full((b,), -torch.inf, dtype=work, device=states.device)
     best_index = torch.zeros(b, dtype=torch.long, device=states.device)
     chunk = max(1, min(n, block_entries // max(1, b)))
-    states_w = states.to(work)
+    states_w = scale(states.to(work))
     for start in range(0, n, chunk):
-        block = patterns[start : start + chunk].to(work)
+        block = scale(patterns[start : start + chunk].to(work))
         scores = states_w @ block.T - half_sq[start : start + chunk]  # (B, chunk)
         value, index = scores.max(dim=1)
         better = value > best_score
         best_score = torch.where(better, value, best_score)
         best_index = torch.where(better, index + start, best_index)
-    distance = (states_w - patterns[best_index].to(work)).norm(dim=1)
-    return best_index, distance
+    nearest = scale(patterns[best_index].to(work))
+    distance = torch.linalg.vector_norm(states_w - nearest, dim=1)
+    return best_index, (units.up(distance.double()) if units.shift else distance)

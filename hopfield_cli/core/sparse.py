@@ -22,10 +22,12 @@ from typing import ClassVar
 
 import torch
 
+from hopfield_cli.core import scaling
 from hopfield_cli.core.base import RetrievalResult
 from hopfield_cli.core.classical import pad_energies
 from hopfield_cli.core.errors import CoreError
 from hopfield_cli.core.fixed_points import k90
+from hopfield_cli.core.streaming import max_norm
 
 
 def _entmax_function(alpha: float) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -44,12 +46,19 @@ def _entmax_function(alpha: float) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda z: entmax.entmax_bisect(z, alpha=alpha, dim=-1)
 
 
+LINEAR_SCORE = 1e-8  # beta M Q below this: p is uniform to float rounding and E takes its beta -> 0 limit
+
+
 @dataclass
 class SparseHopfield:
     """Modern Hopfield network with alpha-entmax weights (alpha = 2: sparsemax, 1.5: entmax15, other > 1: bisection).
 
     Convergence, steps and energies follow the modern net: a query has converged once
     ||xi_{t+1} - xi_t|| <= eps (steps counts that update), after which it is frozen and its energy repeated.
+    entmax is shift invariant, so the scores are taken relative to their maximum, beta (x_i^T xi - max_j x_j^T xi),
+    and clamped at -(1/(alpha - 1) + 1): a score that far below the maximum has weight exactly 0 (p_max <= 1 puts
+    the threshold within 1/(alpha - 1) of it), so the clamp changes no weight and no beta overflows. Norms that
+    would overflow are computed in scaled units (``scaling``). Energies are float64.
     """
 
     beta: float
@@ -57,33 +66,65 @@ class SparseHopfield:
     name: ClassVar[str] = "sparse"
 
     def __post_init__(self) -> None:
-        if not self.beta > 0:
-            raise CoreError("beta", f"beta must be > 0; got {self.beta}")
+        if not (self.beta > 0 and self.beta < float("inf")):
+            raise CoreError("beta", f"beta must be > 0 and finite; got {self.beta}")
         if not self.alpha > 1:
             raise CoreError(
                 "alpha", f"alpha must be > 1 (alpha = 1 is softmax: use model=modern); got {self.alpha}"
             )
         self.alpha = float(self.alpha)
 
+    def _units(self, patterns: torch.Tensor, states: torch.Tensor) -> scaling.Scaling:
+        return scaling.plan_scaling(
+            max_norm(patterns),
+            max_norm(states),
+            patterns.shape[0],
+            float(self.beta),
+            dtype=patterns.dtype,
+            acc=patterns.dtype,
+        )
+
+    def _weights(self, z: torch.Tensor, beta: float) -> torch.Tensor:
+        """entmax_alpha(beta (z - max z)) of the scores z = X^T xi, clamped (class docstring)."""
+        shifted = (beta * (z - z.amax(dim=1, keepdim=True))).clamp_min(-(1.0 / (self.alpha - 1.0) + 1.0))
+        return _entmax_function(self.alpha)(shifted)
+
     def weights(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """p = entmax_alpha(beta X^T xi), (B, N), rows on the simplex with exact zeros."""
-        return _entmax_function(self.alpha)(self.beta * (states @ patterns.T))
+        units = self._units(patterns, states)
+        return self._weights(units.down(states) @ units.down(patterns).T, units.beta)
 
     def update(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """One update xi_new = X p: a convex combination of the stored patterns."""
         return self.weights(patterns, states) @ patterns
 
+    def _energy(
+        self, patterns: torch.Tensor, states: torch.Tensor, beta: float, norm_max_sq: float
+    ) -> torch.Tensor:
+        """E = -<p, z> + (H_max - H(p)) / beta + 1/2 xi^T xi + 1/2 M^2 (z = X^T xi), summed in float64.
+
+        The module docstring's energy with Psi*(beta z) = beta <p, z> + H(p) written out; the deficit
+        H_max - H(p) = (sum_j p_j^alpha - N^(1 - alpha)) / (alpha (alpha - 1)) >= 0 (for alpha = 2 the exact
+        1/2 sum_j (p_j - 1/N)^2), so nothing of size 1/beta is formed and subtracted. Once beta M Q is below
+        ``LINEAR_SCORE``, p is uniform to rounding and E is its limit -mean_i z_i + 1/2 xi^T xi + 1/2 M^2.
+        """
+        alpha, n = self.alpha, patterns.shape[0]
+        z = (states @ patterns.T).double()  # (B, N)
+        sq = 0.5 * states.double().pow(2).sum(1) + 0.5 * norm_max_sq
+        if beta * norm_max_sq**0.5 * max_norm(states) <= LINEAR_SCORE:
+            return -z.mean(1) + sq
+        p = self._weights(z, beta)
+        if alpha == 2.0:
+            deficit = 0.5 * ((p - 1.0 / n) ** 2).sum(1)
+        else:
+            deficit = ((p.clamp(min=0) ** alpha).sum(1) - n ** (1 - alpha)) / (alpha * (alpha - 1))
+        return -(p * z).sum(1) + deficit / beta + sq
+
     def energy(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """E(xi) = -(1/beta) Psi*(beta X^T xi) + 1/2 xi^T xi + (1/beta) H_max + 1/2 M^2 (module docstring)."""
-        alpha, beta = self.alpha, self.beta
-        scores = beta * (states @ patterns.T)  # (B, N)
-        p = _entmax_function(alpha)(scores)
-        tsallis = (p - p.clamp(min=0) ** alpha).sum(1) / (alpha * (alpha - 1))
-        conjugate = (p * scores).sum(1) + tsallis
-        n_patterns = patterns.shape[0]
-        entropy_max = (1 - n_patterns ** (1 - alpha)) / (alpha * (alpha - 1))
-        norm_max_sq = (patterns * patterns).sum(1).max()
-        return -conjugate / beta + 0.5 * (states * states).sum(1) + entropy_max / beta + 0.5 * norm_max_sq
+        units = self._units(patterns, states)
+        x = units.down(patterns)
+        return units.squared_up(self._energy(x, units.down(states), units.beta, _norm_max_sq(x)))
 
     def retrieve(
         self,
@@ -93,26 +134,37 @@ class SparseHopfield:
         update_steps_max: int,
         eps: float,
     ) -> RetrievalResult:
-        states = queries.clone()
+        units = self._units(patterns, queries)
+        patterns, beta, eps = units.down(patterns), units.beta, units.length(eps)
+        states = units.down(queries).clone()
+        norm_max_sq = _norm_max_sq(patterns)
         batch = states.shape[0]
         steps = torch.zeros(batch, dtype=torch.int64, device=states.device)
         converged = torch.zeros(batch, dtype=torch.bool, device=states.device)
-        energies = [self.energy(patterns, states)]
+        energies = [self._energy(patterns, states, beta, norm_max_sq)]
         for _ in range(update_steps_max):
             if bool(converged.all()):
                 break
             frozen = converged.clone()
-            states_new = torch.where(frozen[:, None], states, self.update(patterns, states))
+            moved = self._weights(states @ patterns.T, beta) @ patterns
+            states_new = torch.where(frozen[:, None], states, moved)
             converged |= (states_new - states).norm(dim=1) <= eps
             states = states_new
             steps += (~frozen).long()
-            energies.append(torch.where(frozen, energies[-1], self.energy(patterns, states)))
-        p = self.weights(patterns, states)
+            energies.append(
+                torch.where(frozen, energies[-1], self._energy(patterns, states, beta, norm_max_sq))
+            )
+        p = self._weights(states @ patterns.T, beta)
         return RetrievalResult(
-            states=states,
+            states=units.up(states),
             steps=steps,
-            energies=pad_energies(torch.stack(energies, dim=1), update_steps_max),
+            energies=units.squared_up(pad_energies(torch.stack(energies, dim=1), update_steps_max)),
             converged=converged,
             max_weight=p.max(dim=1).values,
             k90=k90(p),
         )
+
+
+def _norm_max_sq(patterns: torch.Tensor) -> float:
+    """M^2 = max_i x_i^T x_i (exact for +-1 entries, unlike the square of a rounded norm)."""
+    return float((patterns * patterns).sum(1).max())

@@ -17,7 +17,9 @@ Precision: scores, maxima, sums and the weighted sum are float32 (float64 for fl
 (bfloat16/float16) do both matrix products in the half dtype and everything else in float32; float16 products
 overflow beyond |x^T xi| > 65504, so use bfloat16 for large norms. When every |beta x^T xi| <= 1/2 (tiny beta)
 the pass uses no shift and accumulates expm1(beta x^T xi), so that lse - beta^-1 log N = beta^-1 log1p(mean expm1)
-keeps full relative accuracy instead of cancelling.
+keeps full relative accuracy instead of cancelling; once every |beta x^T xi| is below the dtype's rounding (where
+beta x^T xi itself would turn subnormal) it is the limit mean_i x_i^T xi, exact to that rounding. Norms and betas
+that would overflow are brought into range by the caller (``scaling``).
 """
 
 from __future__ import annotations
@@ -48,14 +50,34 @@ def is_half(dtype: torch.dtype) -> bool:
 
 
 def max_norm(patterns: torch.Tensor, chunk: int = 1 << 16) -> float:
-    """M = max_i ||x_i||, computed in chunks so no (N, d) temporary is made."""
+    """M = max_i ||x_i||, computed in chunks so no (N, d) temporary is made.
+
+    A chunk whose squared norms overflow or underflow the accumulation dtype (entries beyond ~1e19 or below
+    ~1e-16 in float32) is measured again scaled by its largest entry, so M is exact for every finite input.
+    """
     best = 0.0
     for start in range(0, patterns.shape[0], chunk):
-        part = torch.linalg.vector_norm(
-            patterns[start : start + chunk], dim=1, dtype=acc_dtype(patterns.dtype)
-        )
-        best = max(best, float(part.max()))
+        rows = patterns[start : start + chunk].detach()
+        acc = acc_dtype(patterns.dtype)
+        part = float(torch.linalg.vector_norm(rows, dim=1, dtype=acc).max())
+        if not part * part >= torch.finfo(acc).tiny * 2.0**24 or not math.isfinite(part):
+            part = _scaled_max_norm(rows)  # squares that overflow, or underflow to 0
+        best = max(best, part)
     return best
+
+
+def _scaled_max_norm(rows: torch.Tensor) -> float:
+    """max ||row|| as amax * max ||row / amax|| in float64: no square over- or underflows."""
+    if rows.numel() == 0:
+        return 0.0
+    amax = float(rows.abs().max())
+    if amax == 0.0 or not math.isfinite(amax):
+        return amax
+    step = max(1, (1 << 22) // max(rows.shape[1], 1))  # float64 copies of at most 32 MiB
+    return amax * max(
+        float(torch.linalg.vector_norm(rows[i : i + step].double() / amax, dim=1).max())
+        for i in range(0, rows.shape[0], step)
+    )
 
 
 def pattern_sum(patterns: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
@@ -114,7 +136,9 @@ def softmax_pass(
     for q0 in range(0, b, qc):
         q = queries[q0 : q0 + qc]
         bq = q.shape[0]
-        small = beta * float(q_norms[q0 : q0 + qc].max()) * big_m <= SMALL_SCORE
+        largest_score = beta * float(q_norms[q0 : q0 + qc].max()) * big_m
+        small = largest_score <= SMALL_SCORE
+        linear = largest_score <= torch.finfo(acc).eps
         qb = q if half else q.to(acc) * beta  # half: beta is applied in float32 after the product
         m = s = out = top = None
         for p0 in range(0, n, pc):
@@ -184,7 +208,10 @@ def softmax_pass(
             if xsum is None:
                 xsum = pattern_sum(patterns)
             denom = s + n  # sum_i exp(s_i)
-            lse[rows] = torch.log1p(s / n) / beta
+            if linear:  # beta x^T xi below rounding: lse - beta^-1 log N = mean_i x_i^T xi + O(beta M^2 Q^2)
+                lse[rows] = q.to(acc) @ xsum / n
+            else:
+                lse[rows] = torch.log1p(s / n) / beta
             if with_states:
                 states[rows] = ((out + xsum) / denom[:, None]).to(dt)
         else:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
+from hopfield_cli.core.scaling import plan_scaling
+from hopfield_cli.core.streaming import max_norm
+
 _BLOCK_ELEMS = 1 << 22  # Gram rows are formed in blocks of at most this many entries (16 MiB of float32)
 
 
@@ -21,10 +24,16 @@ def separation(
 
     Each Delta_i is exact (compared with all N patterns); the Gram matrix is formed ``chunk`` rows at a
     time, so large N needs only O(chunk * N) memory. With one pattern there is no j != i and Delta is +inf.
+    Patterns whose Gram entries would overflow are measured in scaled units (``scaling``); Delta then comes
+    back in float64.
     """
     n = patterns.shape[0]
     acc = torch.float64 if patterns.dtype == torch.float64 else torch.float32
-    x = patterns.to(acc)
+    norm = max_norm(patterns)
+    units = plan_scaling(
+        norm, norm, n, 1.0, dtype=acc, acc=acc
+    )  # Delta scales as M^2: no Gram entry overflows
+    x = units.down(patterns.to(acc))
     index = torch.arange(n, device=patterns.device) if rows is None else rows.to(patterns.device)
     chunk = chunk or max(1, _BLOCK_ELEMS // max(n, 1))
     out = torch.empty(index.numel(), dtype=acc, device=patterns.device)
@@ -35,15 +44,21 @@ def separation(
         self_dot = gram[local, idx].clone()
         gram[local, idx] = -torch.inf
         out[start : start + idx.numel()] = self_dot - gram.amax(dim=1)
-    return out
+    return units.squared_up(out)
 
 
 def well_separated_threshold(n_patterns: int, beta: float, norm_max: float) -> float:
-    """The separation needed for retrieval: 2/(beta N) + (1/beta) log(2 (N-1) N beta M^2) (Section 2)."""
+    """The separation needed for retrieval: 2/(beta N) + (1/beta) log(2 (N-1) N beta M^2) (Section 2).
+
+    -inf where nothing needs separating (N < 2) and at M = 0, the formula's limit (all patterns are the zero
+    vector, a fixed point of the update). The logs are summed, not the product formed, so no beta underflows,
+    and a beta too small for the threshold to be a float gives +-inf, never NaN.
+    """
     n = n_patterns
-    if n < 2:
+    if n < 2 or norm_max == 0.0:
         return -math.inf
-    return 2.0 / (beta * n) + (math.log(2.0 * (n - 1) * n * beta) + 2.0 * math.log(norm_max)) / beta
+    logs = math.log(2.0 * (n - 1) * n) + math.log(beta) + 2.0 * math.log(norm_max)
+    return (2.0 / n + logs) / beta  # one division: at a subnormal beta, inf - inf would be NaN
 
 
 def well_separated(patterns: torch.Tensor, beta: float) -> torch.Tensor:
@@ -134,13 +149,23 @@ def lambert_w0_exp(y: float) -> float:
 
 @dataclass(frozen=True)
 class CapacityBound:
-    """Theorem 3 for random patterns on the sphere of radius M = K sqrt(d - 1) with failure probability p."""
+    """Theorem 3 for random patterns on the sphere of radius M = K sqrt(d - 1) with failure probability p.
+
+    Where the theorem does not apply (d < 2, K = 0, ...) every number is NaN, ``condition_holds`` is False and
+    ``not_applicable`` says why. A guaranteed N beyond float64 (d in the thousands) is +inf.
+    """
 
     a: float
     b: float
     c: float
     condition_holds: bool  # c >= (2 / sqrt(p))^(4 / (d - 1))
     n_guaranteed: float  # sqrt(p) c^((d - 1) / 4), meaningful when condition_holds
+    not_applicable: str = ""  # empty when the bound applies
+
+
+def _exp(value: float) -> float:
+    """exp that gives +inf (not OverflowError) beyond float64."""
+    return math.exp(value) if value < 709.0 else math.inf
 
 
 def capacity_bound(beta: float, k: float, dim: int, p: float) -> CapacityBound:
@@ -148,15 +173,30 @@ def capacity_bound(beta: float, k: float, dim: int, p: float) -> CapacityBound:
 
     If c >= (2/sqrt(p))^(4/(d-1)), then with probability 1-p at least sqrt(p) c^((d-1)/4) patterns are stored.
     Worked values: beta=1, K=3, d=20, p=0.001 -> c = 3.1546, N >= 7.4; beta=1, K=1, d=75 -> c = 1.3719, N >= 11.0.
+    Evaluated in logs, so any positive finite beta and K give finite a and log c: with y = a + log b and
+    W = W0(e^y), log W = y - W, hence log c = log b - log W = W - a (at tiny beta W -> 0 and c -> e^-a).
+    Outside the theorem's setting (d < 2, K or beta not positive and finite, p outside (0, 1)) nothing is
+    raised: the result is NaN with ``not_applicable`` saying why.
     """
-    if dim < 2 or not (0.0 < p < 1.0) or beta <= 0 or k <= 0:
-        raise ValueError("capacity_bound needs dim >= 2, 0 < p < 1, beta > 0, K > 0")
-    a = 2.0 / (dim - 1) * (1.0 + math.log(2.0 * beta * k * k * p * (dim - 1)))
-    b = 2.0 * k * k * beta / 5.0
-    c = b / lambert_w0_exp(a + math.log(b))
-    holds = math.log(c) >= 4.0 / (dim - 1) * math.log(2.0 / math.sqrt(p))
-    n = math.exp(0.5 * math.log(p) + (dim - 1) / 4.0 * math.log(c))
-    return CapacityBound(a=a, b=b, c=c, condition_holds=holds, n_guaranteed=n)
+    reasons = [
+        (dim < 2, f"d = {dim}: the theorem needs d >= 2"),
+        (not (0.0 < p < 1.0), f"p = {p}: the theorem needs 0 < p < 1"),
+        (not (0.0 < beta < math.inf), f"beta = {beta}: the theorem needs a positive finite beta"),
+        (not (0.0 < k < math.inf), f"K = {k}: the theorem needs patterns of positive finite norm"),
+    ]
+    for failed, reason in reasons:
+        if failed:
+            nan = math.nan
+            return CapacityBound(
+                a=nan, b=nan, c=nan, condition_holds=False, n_guaranteed=nan, not_applicable=reason
+            )
+    log_k2 = 2.0 * math.log(k)
+    a = 2.0 / (dim - 1) * (1.0 + math.log(2.0 * p * (dim - 1)) + math.log(beta) + log_k2)
+    log_b = math.log(0.4) + log_k2 + math.log(beta)
+    log_c = lambert_w0_exp(a + log_b) - a
+    holds = log_c >= 4.0 / (dim - 1) * math.log(2.0 / math.sqrt(p))
+    n = _exp(0.5 * math.log(p) + (dim - 1) / 4.0 * log_c)
+    return CapacityBound(a=a, b=_exp(log_b), c=_exp(log_c), condition_holds=holds, n_guaranteed=n)
 
 
 def classical_capacity(dim: int) -> dict[str, float]:

@@ -197,20 +197,48 @@ def _select(patterns: torch.Tensor, num_patterns: int | None, dim: int | None, s
 
 def normalise(patterns: torch.Tensor, mode: str, field: str = "patterns.normalise") -> torch.Tensor:
     """Normalise the patterns (rows): ``none``; ``unit`` (each row to norm 1); ``center`` (subtract the
-    mean pattern m_x); ``standard`` (center, then unit). Returns a new tensor."""
+    mean pattern m_x); ``standard`` (center, then unit). Returns a new tensor.
+
+    Norms are measured without over- or underflow (``_row_norms``), so rows of any finite size can be
+    scaled; centred values beyond the dtype's range (the difference of two entries near +-3.4e38) are refused.
+    """
     if mode not in NORMALISATIONS:
         raise UsageError(field, f"unknown normalisation {mode!r}; use one of {', '.join(NORMALISATIONS)}")
     out = patterns.clone()
     if mode in ("center", "standard"):
-        out = out - out.mean(dim=0, keepdim=True)
+        mean = out.mean(dim=0, keepdim=True)
+        if not bool(torch.isfinite(mean).all()):  # the float32 sum overflowed: average in float64
+            mean = out.mean(dim=0, keepdim=True, dtype=torch.float64).to(out.dtype)
+        out = out - mean
+        if not bool(torch.isfinite(out).all()):
+            raise UsageError(
+                field,
+                f"centering gives values beyond {out.dtype}'s range (+-{torch.finfo(out.dtype).max:.3g}); "
+                "rescale the patterns",
+            )
     if mode in ("unit", "standard"):
-        norms = out.norm(dim=1, keepdim=True)  # (N, 1)
+        norms = _row_norms(out)  # (N, 1)
         zero = (norms.squeeze(1) == 0).nonzero()
         if len(zero):
             why = " after centering (it equals the mean pattern)" if mode == "standard" else ""
             raise UsageError(field, f"pattern {int(zero[0])} has norm 0{why}; it cannot be scaled to norm 1")
-        out = out / norms
+        out = (out.double() / norms).to(out.dtype) if norms.dtype == torch.float64 else out / norms
     return out
+
+
+def _row_norms(rows: torch.Tensor) -> torch.Tensor:
+    """||row|| of each row, (N, 1); rows whose squares over- or underflow are measured again in float64,
+    scaled by their largest entry (the result is then float64)."""
+    norms = rows.norm(dim=1, keepdim=True)
+    tiny = torch.finfo(norms.dtype).tiny * 2.0**24
+    bad = (~torch.isfinite(norms) | (norms * norms < tiny)).squeeze(1)
+    if not bool(bad.any()):
+        return norms
+    exact = norms.double()
+    part = rows[bad].double()
+    top = part.abs().amax(dim=1, keepdim=True)
+    exact[bad] = torch.where(top > 0, (part / top.clamp_min(1e-300)).norm(dim=1, keepdim=True) * top, 0.0)
+    return exact
 
 
 def binarise(patterns: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from dataclasses import dataclass, replace
 
 import torch
@@ -133,8 +134,19 @@ def beta_grid(cfg: MetastableScanConfig, scales: BetaScales) -> list[float]:
         beta_max = max(BETA_MAX_FACTOR * upper, 10.0 * beta_min)
     if beta_max <= beta_min:  # one end set, the other from the data
         raise UsageError("beta_max", f"must be > beta_min ({beta_min:.4g}), got {beta_max:.4g}")
+    largest = sys.float_info.max / scales.m_max**2 if scales.m_max > 0 else math.inf
+    if beta_max > largest:  # the table's beta m_max^2 must be a float64
+        raise UsageError(
+            "beta_max",
+            f"must be at most {largest:.4g} for these patterns (m_max = {scales.m_max:.4g}), got {beta_max:.4g}",
+        )
     n = cfg.num_betas
     if n == 1:
         return [float(beta_min)]
-    ratio = math.log(beta_max / beta_min) / (n - 1)
-    return [float(beta_min * math.exp(i * ratio)) for i in range(n)]
+    if math.isfinite(beta_max / beta_min):
+        ratio = math.log(beta_max / beta_min) / (n - 1)
+        return [float(beta_min * math.exp(i * ratio)) for i in range(n)]
+    # the ends span more than float64 (e.g. 1e-300 to 1e300): step in log beta, ends exact
+    low, high = math.log(beta_min), math.log(beta_max)
+    inner = [math.exp(low + i * (high - low) / (n - 1)) for i in range(1, n - 1)]
+    return [float(beta_min), *inner, float(beta_max)]

@@ -252,6 +252,7 @@ def check_inputs(
 ) -> dict[int, float]:
     """Refuse inputs a family cannot take before any work (a one-line error, nothing logged); warn where the
     results lose meaning. Returns M = max ||x_i|| of each d's first block, for Theorem 3's K."""
+    from hopfield_cli.core.dense import order_overflow
     from hopfield_cli.core.models import check_binary
 
     betas = [float(b) for b in (cfg.betas or [cfg.beta])]
@@ -263,6 +264,9 @@ def check_inputs(
         queries, _ = make_queries(cfg, first, 0, ctx.image_side)
         for m in models:
             check_binary(first, queries, binarise=cfg.binarise, model_name=m)
+        problem = order_overflow(int(cfg.families.dense.n), bank.limit, d) if "dense" in models else None
+        if problem is not None:  # a file's N and d (drawn patterns are checked before the run)
+            raise UsageError("families.dense.n", problem)
         norms[d] = float(bank.prefix(0, min(BLOCK_ROWS, bank.limit)).norm(dim=1).max())
         if fixed:  # generated patterns: duplicates and one-hot weights are what the sweep measures
             warn(meaning_warnings(bank.prefix(0, bank.limit), betas if any(map(has_beta, models)) else None))

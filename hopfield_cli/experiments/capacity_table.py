@@ -5,6 +5,11 @@ Capacity of a series (model, beta, d) = the largest tested N whose success rate,
 Theory beside it: 0.138 d (Amit et al.), d/(2 log d) and d/(4 log d) (McEliece et al.) for the classical
 network; Theorem 3 of Ramsauer et al. (2021) for the modern one; and the least-squares fit of log capacity
 vs d per (model, beta), which Theorem 3 predicts to be linear (exponential capacity).
+
+Not applicable is NaN: the ``theory_*`` columns outside the classical network (and for d < 2), the ``thm3_*``
+columns outside the modern network or where Theorem 3 does not apply (d < 2, all-zero patterns; ``theory_note``
+says why), the ``fit_*`` columns with fewer than two dims of capacity > 0, and ``beta`` for families without
+one. ``thm3_n`` is +inf where the guaranteed N exceeds float64 (d in the thousands).
 """
 
 from __future__ import annotations
@@ -83,27 +88,38 @@ def capacity_table(
         row.update(
             thm3_k=float("nan"), thm3_c=float("nan"), thm3_condition=None, thm3_n=float("nan"), theory_note=""
         )
-        if s.model == "modern" and d >= 2:
-            k = pattern_norms[d] / math.sqrt(d - 1)  # M = K sqrt(d-1), M the largest pattern norm
+        if s.model == "modern":
+            # M = K sqrt(d-1), M the largest norm; d = 1 has no K (Theorem 3 does not apply)
+            k = pattern_norms[d] / math.sqrt(d - 1) if d >= 2 else math.nan
             bound = theory.capacity_bound(float(s.beta), k, d, THEOREM3_P)
-            row.update(
-                thm3_k=k,
-                thm3_c=bound.c,
-                thm3_condition=bool(bound.condition_holds),
-                thm3_n=bound.n_guaranteed,
-            )
-            row["theory_note"] = (
-                "Theorem 3 (p=0.001) on the sphere, as here"
-                if source == "sphere"
-                else f"Theorem 3 assumes random patterns on the sphere; source={source}: indicative only"
-            ) + (
-                "; it counts patterns retrievable from a small neighbourhood, so corrupted queries may store fewer"
-                if bound.condition_holds
-                else "; its condition c >= (2/sqrt p)^(4/(d-1)) fails: no guarantee"
-            )
+            if bound.not_applicable:
+                row["theory_note"] = f"Theorem 3 does not apply: {bound.not_applicable}"
+            else:
+                row.update(
+                    thm3_k=k,
+                    thm3_c=bound.c,
+                    thm3_condition=bool(bound.condition_holds),
+                    thm3_n=bound.n_guaranteed,
+                )
+                row["theory_note"] = _theorem3_note(source, bound)
         records.append(row)
     table = pd.DataFrame(records)
     return add_fits(table)
+
+
+def _theorem3_note(source: str, bound: Any) -> str:
+    """What Theorem 3's numbers mean for this sweep's patterns."""
+    note = (
+        "Theorem 3 (p=0.001) on the sphere, as here"
+        if source == "sphere"
+        else f"Theorem 3 assumes random patterns on the sphere; source={source}: indicative only"
+    )
+    if not bound.condition_holds:
+        return note + "; its condition c >= (2/sqrt p)^(4/(d-1)) fails: no guarantee"
+    note += (
+        "; it counts patterns retrievable from a small neighbourhood, so corrupted queries may store fewer"
+    )
+    return note + ("; the guaranteed N exceeds float64 (inf)" if math.isinf(bound.n_guaranteed) else "")
 
 
 def add_fits(table: pd.DataFrame) -> pd.DataFrame:

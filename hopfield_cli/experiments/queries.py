@@ -38,7 +38,14 @@ def random_points(patterns: torch.Tensor, num_queries: int, generator: torch.Gen
     mean = x.mean(dim=0)
     rms = float((x - mean).norm(dim=1).pow(2).mean().sqrt())
     z = torch.randn(num_queries, d, generator=generator, dtype=torch.float64)
-    return (mean + z * (rms / math.sqrt(d))).to(torch.float32)
+    points = (mean + z * (rms / math.sqrt(d))).to(torch.float32)
+    if not bool(torch.isfinite(points).all()):
+        raise UsageError(
+            "queries",
+            f"random points spread like these patterns (rms distance {rms:.3g} from their mean) exceed float32's "
+            "range; rescale the patterns or use queries=corrupted",
+        )
+    return points
 
 
 def from_files(

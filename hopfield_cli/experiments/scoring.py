@@ -79,7 +79,7 @@ def score(
     keep = scored.target_ids >= 0
     targets = x[scored.target_ids.clamp_min(0)]
     scored.success = success_mask(criterion, tol, states, targets, nearest_ids, scored.target_ids) & keep
-    scored.error_norm = (states - targets).double().norm(dim=1)
+    scored.error_norm = (states.double() - targets.double()).norm(dim=1)  # float32 differences may overflow
     scored.cosine = torch.nn.functional.cosine_similarity(
         states.double(), targets.double(), dim=1, eps=1e-300
     )

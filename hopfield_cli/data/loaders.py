@@ -49,6 +49,14 @@ def as_pattern_matrix(data: np.ndarray | torch.Tensor, field: str, what: str = "
         tensor = data.detach().cpu()
         if not (tensor.is_floating_point() or tensor.dtype == torch.bool or _is_integer(tensor.dtype)):
             raise UsageError(field, f"{what} has unsupported dtype {data.dtype}; expected real numbers")
+        if tensor.is_floating_point() and tensor.dtype not in (torch.float16, torch.bfloat16, torch.float64):
+            # float8 and friends have no isfinite; every one of their values is a float32 (exactly)
+            try:
+                tensor = tensor.to(torch.float32)
+            except (RuntimeError, TypeError, NotImplementedError):
+                raise UsageError(
+                    field, f"{what} has dtype {data.dtype}, which cannot be read as numbers"
+                ) from None
     else:
         raise UsageError(field, f"{what} holds a {type(data).__name__}; expected a numeric array")
 

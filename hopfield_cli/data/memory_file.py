@@ -114,33 +114,50 @@ def save_memory(
 
 
 def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.Tensor, dict]:
-    """Read a memory file written by ``save_memory``; verify its checksum; return (patterns, metadata)."""
+    """Read a memory file written by ``save_memory``; verify its checksum; return (patterns, metadata).
+
+    The header is checked before any data is read: the format tag, the metadata (any JSON nesting depth is a
+    one-line error), the tensor's dtype and shape against the metadata's N and d. The data is read last and
+    must match the checksum. What the metadata's keys mean is checked by their users (``image_side``:
+    ``experiments.patterns.PatternSet``).
+    """
     p = require_file(path, field)
     try:
         with safe_open(str(p), framework="pt", device="cpu") as fh:
             raw = fh.metadata() or {}
             keys = list(fh.keys())
-            tensor = fh.get_tensor(TENSOR_KEY) if TENSOR_KEY in keys else None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            if raw.get("format") != FORMAT or TENSOR_KEY not in keys:
+                raise UsageError(
+                    field,
+                    f"{p.name} is not a hopfield memory file (no '{FORMAT}' metadata or no 'patterns' tensor)",
+                )
+            header = fh.get_slice(TENSOR_KEY)
+            metadata = _metadata(raw, p, field)
+            _check_header(header.get_dtype(), tuple(header.get_shape()), metadata, p, field)
+            tensor = fh.get_tensor(TENSOR_KEY)
+    except (SafetensorError, OSError, ValueError, RuntimeError, RecursionError) as exc:
         raise UsageError(field, f"{p.name} is not a valid safetensors file or is truncated ({exc})") from None
-    if raw.get("format") != FORMAT or tensor is None:
-        raise UsageError(
-            field, f"{p.name} is not a hopfield memory file (no '{FORMAT}' metadata or no 'patterns' tensor)"
-        )
+    if metadata.get("checksum") != checksum(tensor):
+        raise UsageError(field, "checksum mismatch: file is corrupt or was edited")
+    return tensor, metadata
+
+
+def _metadata(raw: dict[str, str], p: Path, field: str) -> dict[str, Any]:
+    """The metadata with its JSON values decoded; malformed or absurdly nested JSON is one line."""
     try:
         json_keys = set(json.loads(raw.get("json_keys", "[]")))
-        metadata = {k: json.loads(v) if k in json_keys else v for k, v in raw.items() if k != "json_keys"}
-    except (json.JSONDecodeError, TypeError):
+        return {k: json.loads(v) if k in json_keys else v for k, v in raw.items() if k != "json_keys"}
+    except (json.JSONDecodeError, TypeError, RecursionError):
         raise UsageError(
             field, f"{p.name} has malformed metadata; the file is corrupt or was edited"
         ) from None
-    if tensor.dtype != torch.float32 or tensor.dim() != 2:
+
+
+def _check_header(dtype: str, shape: tuple[int, ...], metadata: dict, p: Path, field: str) -> None:
+    """The tensor's dtype and shape (from the header) agree with the format and the metadata."""
+    if dtype != "F32" or len(shape) != 2:
         raise UsageError(
-            field,
-            f"{p.name}: 'patterns' is {tensor.dtype} of shape {tuple(tensor.shape)}; expected 2-D float32",
+            field, f"{p.name}: 'patterns' is {dtype} of shape {shape}; expected 2-D float32 (F32)"
         )
-    if metadata.get("checksum") != checksum(tensor):
-        raise UsageError(field, "checksum mismatch: file is corrupt or was edited")
-    if (metadata.get("num_patterns"), metadata.get("dim")) != tuple(tensor.shape):
+    if (metadata.get("num_patterns"), metadata.get("dim")) != shape:
         raise UsageError(field, f"{p.name}: metadata shape does not match the tensor; the file was edited")
-    return tensor, metadata

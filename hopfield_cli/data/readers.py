@@ -9,10 +9,16 @@ probabilities) is checked by the caller (``loaders.as_pattern_matrix``, ``attent
 
 from __future__ import annotations
 
+import ast
 import csv
+import math
 import os
 import pickle
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,7 +87,87 @@ def read_array(
     return _read_torch(p, field, names, sequences)
 
 
+def human_bytes(n: int) -> str:
+    """A byte count for a message: 3.55 PiB, 12 MiB, 64 B."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.3g} {unit}" if unit != "B" else f"{n} B"
+        value /= 1024
+    return f"{n} B"
+
+
+def npy_header(p: Path, field: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an .npy header, checked against the file's size before any data is read.
+
+    A header that claims more data than the file holds (a truncated file, or an edited header that would make
+    np.load allocate petabytes) is a one-line UsageError naming ``field``; so are object and structured dtypes.
+    """
+    try:
+        with open(p, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:  # 3.0: the 2.0 layout with a utf-8 header
+                (length,) = struct.unpack("<I", fh.read(4))
+                if length > 1 << 20:
+                    raise ValueError(f"a header of {length} bytes")
+                header = ast.literal_eval(fh.read(length).decode("utf-8"))
+                shape, dtype = header["shape"], np.lib.format.descr_to_dtype(header["descr"])
+            offset = fh.tell()
+        if not (isinstance(shape, tuple) and all(isinstance(n, int) and n >= 0 for n in shape)):
+            raise ValueError(f"shape {shape!r}")
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        SyntaxError,
+        TypeError,
+        KeyError,
+        RecursionError,
+        struct.error,
+    ) as exc:
+        if zipfile_magic(p):
+            raise UsageError(field, f"{p.name} is an .npz archive, not a single .npy array") from None
+        raise UsageError(field, f"{p.name} is not a valid .npy file or is truncated ({exc})") from None
+    if dtype.hasobject:
+        raise UsageError(field, f"{p.name} holds Python objects (dtype object); expected a numeric array")
+    if dtype.names is not None or dtype.subdtype is not None:
+        raise UsageError(field, f"{p.name} has a structured dtype {dtype}; expected plain numbers")
+    need = math.prod(shape) * dtype.itemsize
+    have = p.stat().st_size - offset
+    if need > have:
+        raise UsageError(
+            field,
+            f"{p.name}: its header says shape {tuple(shape)} of {dtype} ({human_bytes(need)}) but the file holds "
+            f"{human_bytes(max(have, 0))} of data; it is truncated or its header is wrong",
+        )
+    return tuple(int(n) for n in shape), dtype
+
+
+def zipfile_magic(p: Path) -> bool:
+    with open(p, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def header_shape(path: str | os.PathLike, field: str, names: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The shape of the array ``read_array`` would return, from the file's header alone (cheap), or None for
+    formats without one (.csv, .pt): their size is bounded by the file's size. Raises what ``read_array``
+    would for a header that is malformed or claims more data than the file holds."""
+    p = require_file(path, field)
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        return npy_header(p, field)[0]
+    if suffix == ".safetensors":
+        with _open_safetensors(p, field) as fh:
+            return tuple(fh.get_slice(_safetensors_key(p, field, list(fh.keys()), names)).get_shape())
+    return None
+
+
 def _read_npy(p: Path, field: str) -> np.ndarray:
+    npy_header(p, field)  # shape, dtype and size first: never allocate what the file does not hold
     try:
         data = np.load(p, allow_pickle=False)
     except ValueError as exc:
@@ -136,21 +222,57 @@ def _read_csv(p: Path, field: str) -> np.ndarray:
     return values
 
 
-def _read_safetensors(p: Path, field: str, names: tuple[str, ...]) -> torch.Tensor:
+# safetensors dtypes that torch reads as real numbers (float8 and unsigned ones are widened by the callers)
+SAFETENSORS_REAL = frozenset(
+    {
+        "F64",
+        "F32",
+        "F16",
+        "BF16",
+        "F8_E4M3",
+        "F8_E5M2",
+        "I64",
+        "I32",
+        "I16",
+        "I8",
+        "U64",
+        "U32",
+        "U16",
+        "U8",
+        "BOOL",
+    }
+)
+
+
+@contextmanager
+def _open_safetensors(p: Path, field: str) -> Iterator[Any]:
+    """safe_open reads and checks the header only (offsets within the file); errors become one line."""
     try:
         with safe_open(str(p), framework="pt", device="cpu") as fh:
-            keys = list(fh.keys())
-            if not keys:
-                raise UsageError(field, f"{p.name} holds no tensors")
-            key = next((name for name in names if name in keys), keys[0] if len(keys) == 1 else None)
-            if key is None:
-                shown = ", ".join(sorted(keys)[:8]) + (", ..." if len(keys) > 8 else "")
-                raise UsageError(
-                    field, f"{p.name} holds {len(keys)} tensors ({shown}); name the one to use '{names[0]}'"
-                )
-            return fh.get_tensor(key)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            yield fh
+    except (SafetensorError, OSError, ValueError, RuntimeError, RecursionError) as exc:
         raise UsageError(field, f"{p.name} is not a valid safetensors file or is truncated ({exc})") from None
+
+
+def _safetensors_key(p: Path, field: str, keys: list[str], names: tuple[str, ...]) -> str:
+    if not keys:
+        raise UsageError(field, f"{p.name} holds no tensors")
+    key = next((name for name in names if name in keys), keys[0] if len(keys) == 1 else None)
+    if key is None:
+        shown = ", ".join(sorted(keys)[:8]) + (", ..." if len(keys) > 8 else "")
+        raise UsageError(
+            field, f"{p.name} holds {len(keys)} tensors ({shown}); name the one to use '{names[0]}'"
+        )
+    return key
+
+
+def _read_safetensors(p: Path, field: str, names: tuple[str, ...]) -> torch.Tensor:
+    with _open_safetensors(p, field) as fh:
+        key = _safetensors_key(p, field, list(fh.keys()), names)
+        dtype = fh.get_slice(key).get_dtype()  # from the header, before any data is read
+        if dtype not in SAFETENSORS_REAL:
+            raise UsageError(field, f"{p.name}: '{key}' has dtype {dtype}; expected real numbers")
+        return fh.get_tensor(key)
 
 
 def safe_torch_load(p: Path, field: str) -> object:

@@ -18,10 +18,24 @@ class PatternSet:
     patterns: torch.Tensor  # (N, d) float32 on CPU
     metadata: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        """A memory file's ``image_side`` must be the side of its d = side^2 pixel images (checked before any
+        output: the image grid and the mask_lower_half corruption use it)."""
+        side = self.metadata.get("image_side")
+        d = self.patterns.shape[1]
+        if side is not None and not (
+            isinstance(side, int) and not isinstance(side, bool) and side * side == d
+        ):
+            raise UsageError(
+                "memory",
+                f"its metadata image_side = {repr(side)[:40]} is not the side of its d = {d} square images; "
+                "the file was edited",
+            )
+
     @property
     def image_side(self) -> int | None:
         side = self.metadata.get("image_side")
-        return int(side) if isinstance(side, int) and not isinstance(side, bool) and side > 0 else None
+        return int(side) if side else None
 
 
 def device_and_dtype(cfg: Any) -> tuple[torch.device, torch.dtype]:

@@ -286,3 +286,14 @@ def test_load_images_errors(tmp_path, image_folder):
 def test_drawing_helpers_cover_modes():
     # The fixtures draw in every mode the loader must handle.
     assert {circle("P", (8, 8)).mode, square("RGBA", (8, 8)).mode, stripes((8, 8)).mode} == {"P", "RGBA", "L"}
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2, torch.uint16, torch.uint64])
+def test_float8_and_wide_unsigned_tensors_are_read_as_float32(tmp_path, dtype):
+    """float8 has no isfinite (it crashed); every float8 and small unsigned value is a float32 exactly."""
+    values = torch.tensor([[1.0, 0.5, 2.0], [0.0, 1.0, 4.0]])
+    if not dtype.is_floating_point:
+        values = values.round()  # integers: whole numbers only
+    save_file({"patterns": values.to(dtype)}, tmp_path / "x.safetensors")
+    loaded = load_matrix(tmp_path / "x.safetensors")
+    assert loaded.dtype == torch.float32 and torch.equal(loaded, values)

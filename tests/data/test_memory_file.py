@@ -165,3 +165,28 @@ def test_load_errors(tmp_path, patterns):
     assert "not a hopfield memory file" in load_error(tmp_path / "plain.safetensors").message
     torch.save(patterns, tmp_path / "pickle.safetensors")
     assert "not a valid safetensors" in load_error(tmp_path / "pickle.safetensors").message
+
+
+def test_metadata_nested_beyond_any_recursion_limit_is_one_line(tmp_path, patterns):
+    path = save_memory(tmp_path / "m.safetensors", patterns, {"source": "x"})
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    meta = header["__metadata__"]
+    meta["source"] = "[" * 100_000 + "]" * 100_000
+    meta["json_keys"] = json.dumps(sorted({*json.loads(meta["json_keys"]), "source"}))
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    (tmp_path / "deep.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length :])
+    assert "malformed metadata" in load_error(tmp_path / "deep.safetensors").message
+
+
+def test_tensor_dtype_and_shape_are_checked_from_the_header(tmp_path, patterns, monkeypatch):
+    path = save_memory(tmp_path / "m.safetensors", patterns, {})
+    with safe_open(str(path), "pt") as fh:
+        metadata = fh.metadata()
+    save_file({"patterns": patterns.to(torch.float8_e4m3fn)}, tmp_path / "f8.safetensors", metadata=metadata)
+    save_file({"patterns": patterns[:, :, None]}, tmp_path / "3d.safetensors", metadata=metadata)
+    monkeypatch.setattr(memory_file, "checksum", lambda t: pytest.fail("the data was read"))
+    assert "F8_E4M3" in load_error(tmp_path / "f8.safetensors").message
+    assert "expected 2-D float32" in load_error(tmp_path / "3d.safetensors").message

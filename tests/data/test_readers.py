@@ -53,3 +53,50 @@ def test_suffixes_limit_the_formats(tmp_path):
     (tmp_path / "a.csv").write_text("1,2\n")
     err = error(tmp_path / "a.csv", names=("x",), suffixes=(".npy", ".pt"))
     assert "unsupported extension '.csv'" in err.message and ".npy, .pt" in err.message
+
+
+# --- issue 12: shapes and dtypes from the header, before any data is read ---------------------------------
+
+
+def _npy_claiming(path, shape, descr="<f4"):
+    import struct
+
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
+    text += " " * (64 - (10 + len(text) + 1) % 64) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode() + b"\0" * 16)
+    return path
+
+
+def test_npy_header_that_claims_more_than_the_file_is_refused_before_reading(tmp_path, monkeypatch):
+    from hopfield_cli.data import readers
+
+    path = _npy_claiming(tmp_path / "huge.npy", (10**9, 10**6))
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("np.load was called"))
+    message = error(path, names=("patterns",)).message
+    assert "(1000000000, 1000000)" in message and "3.55 PiB" in message and "16 B" in message
+    with pytest.raises(UsageError):
+        readers.header_shape(path, "f", ("patterns",))
+
+
+def test_header_shape_is_the_shape_read_array_returns(tmp_path):
+    from hopfield_cli.data.readers import header_shape
+
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.save(tmp_path / "a.npy", array)
+    save_file({"patterns": torch.from_numpy(array)}, tmp_path / "a.safetensors")
+    for name in ("a.npy", "a.safetensors"):
+        assert header_shape(tmp_path / name, "f", ("patterns",)) == tuple(
+            read_array(tmp_path / name, "f", names=("patterns",)).shape
+        )
+    (tmp_path / "a.csv").write_text("1,2\n3,4\n")
+    assert header_shape(tmp_path / "a.csv", "f", ("patterns",)) is None  # no header: bounded by its size
+
+
+@pytest.mark.parametrize("descr", ["|O", "[('a', '<f4'), ('b', '<f4')]"])
+def test_object_and_structured_npy_dtypes_are_refused_from_the_header(tmp_path, descr):
+    path = tmp_path / "x.npy"
+    if descr == "|O":
+        np.save(path, np.array([[1, "a"]], dtype=object), allow_pickle=True)
+    else:
+        np.save(path, np.zeros(3, dtype=[("a", "<f4"), ("b", "<f4")]))
+    assert "expected" in error(path, names=("patterns",)).message

@@ -342,3 +342,202 @@ def test_empty_image_folder(tmp_path):
     (tmp_path / "none").mkdir()
     result = invoke("store", "patterns=images", f"patterns.path={tmp_path / 'none'}", run_dir=tmp_path / "r")
     assert_one_clean_line(result, "patterns.path", "no PNG or JPEG")
+
+
+# --- issue 12: unusual headers, metadata and dtypes, checked before any data is read ---------------------
+
+
+def _rewrite_safetensors(src, dst, edit):
+    """Copy a safetensors file with its JSON header changed by ``edit(header)`` (the data left as it is)."""
+    import json
+    import struct
+
+    raw = src.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    edit(header)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    dst.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length :])
+    return dst
+
+
+def _npy_header_only(path, shape, version=(1, 0)):
+    """An .npy whose header claims ``shape`` float32 but holds 64 bytes of data."""
+    import struct
+
+    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
+    size = 10 if version == (1, 0) else 12
+    text += " " * (64 - (size + len(text) + 1) % 64) + "\n"
+    length = struct.pack("<H" if version == (1, 0) else "<I", len(text))
+    path.write_bytes(b"\x93NUMPY" + bytes(version) + length + text.encode() + b"\0" * 64)
+    return path
+
+
+def _edited_memory(tmp_path, memory, name, edit):
+    import json
+
+    def metadata(header):
+        meta = header["__metadata__"]
+        keys = json.loads(meta["json_keys"])
+        edit(meta, keys)
+        meta["json_keys"] = json.dumps(sorted(set(keys)))
+
+    return _rewrite_safetensors(memory, tmp_path / f"{name}.safetensors", metadata)
+
+
+MEMORY_EDITS = {  # name -> (edit(metadata, json_keys), substring of the message)
+    "nested JSON": (
+        lambda m, k: (m.update(source="[" * 100_000 + "]" * 100_000), k.append("source")),
+        "malformed",
+    ),
+    "image_side text": (lambda m, k: (m.update(image_side='"four"'), k.append("image_side")), "image_side"),
+    "image_side wrong": (lambda m, k: (m.update(image_side="5"), k.append("image_side")), "image_side = 5"),
+    "image_side bool": (lambda m, k: (m.update(image_side="true"), k.append("image_side")), "image_side"),
+    "shape edited": (lambda m, k: m.update(num_patterns="7"), "metadata shape"),
+}
+
+
+@pytest.mark.parametrize("name", list(MEMORY_EDITS))
+@pytest.mark.parametrize("command", ["retrieve", "capacity-sweep", "metastable-scan"])
+def test_edited_memory_metadata_is_one_line_and_no_outputs(tmp_path, memory, command, name):
+    """Nested JSON ended in a RecursionError, a wrong image_side in a traceback after results were written."""
+    edit, contains = MEMORY_EDITS[name]
+    path = _edited_memory(tmp_path, memory, name.replace(" ", "_"), edit)
+    extra = {"metastable-scan": ["clusters=0"], "capacity-sweep": ["models=[modern]"]}.get(command, [])
+    result = invoke(command, *SMALL[command], *extra, f"memory={path}", run_dir=tmp_path / "run")
+    assert_one_clean_line(result, "memory", contains)
+    assert not list((tmp_path / "run").glob("*.parquet")) and not list((tmp_path / "run").glob("*.png"))
+
+
+def test_memory_of_float8_is_refused_from_its_header(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file as save_torch
+
+    save_memory(tmp_path / "m.safetensors", torch.ones(4, D), {})
+    with safe_open(str(tmp_path / "m.safetensors"), "pt") as fh:
+        metadata = fh.metadata()
+    tensor = torch.ones(4, D).to(torch.float8_e4m3fn)
+    save_torch({"patterns": tensor}, str(tmp_path / "f8.safetensors"), metadata=metadata)
+    result = invoke(
+        "retrieve", *SMALL["retrieve"], f"memory={tmp_path / 'f8.safetensors'}", run_dir=tmp_path / "r"
+    )
+    assert_one_clean_line(result, "memory", "F8_E4M3")
+
+
+FLOAT8 = [torch.float8_e4m3fn, torch.float8_e5m2]
+
+
+@pytest.mark.parametrize("dtype", FLOAT8)
+def test_float8_patterns_run_as_their_float32_values(tmp_path, dtype):
+    """`isfinite` is not implemented for float8: the file crashed. Its values are float32 values exactly, so
+    the run must equal the run on the same values stored as float32."""
+    from safetensors.torch import save_file as save_torch
+
+    values = torch.from_numpy(np.random.default_rng(3).choice([-1.0, 1.0, 0.5], (8, D)).astype(np.float32))
+    save_torch({"patterns": values.to(dtype)}, str(tmp_path / "f8.safetensors"))
+    save_torch({"patterns": values}, str(tmp_path / "f32.safetensors"))
+    for name in ("f8", "f32"):
+        assert_ok(
+            invoke(
+                "retrieve",
+                *SMALL["retrieve"],
+                "patterns=file",
+                f"patterns.path={tmp_path / name}.safetensors",
+                run_dir=tmp_path / name,
+            )
+        )
+    import pandas as pd
+
+    a, b = (
+        pd.read_parquet(tmp_path / n / "results.parquet").drop(columns=["seconds"], errors="ignore")
+        for n in ("f8", "f32")
+    )
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", FLOAT8)
+def test_float8_attention_is_read(tmp_path, dtype):
+    from safetensors.torch import save_file as save_torch
+
+    probs = torch.full((2, 3, 4, 4), 0.25).to(dtype)  # 0.25 is exact in every float8
+    save_torch({"attentions": probs}, str(tmp_path / "a.safetensors"))
+    assert_ok(
+        invoke(
+            "attention-heads",
+            f"attention={tmp_path / 'a.safetensors'}",
+            "plots=false",
+            run_dir=tmp_path / "r",
+        )
+    )
+
+
+HEADER_SLOTS = [  # (command, field, overrides that make the field be read)
+    ("store", "patterns.path", ["patterns=file"]),
+    ("retrieve", "patterns.path", ["patterns=file"]),
+    ("retrieve", "queries_file", []),
+    ("capacity-sweep", "patterns.path", ["patterns=file", "models=[modern]"]),
+    ("metastable-scan", "patterns.path", ["patterns=file", "clusters=0"]),
+    ("attention-heads", "attention", []),
+]
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0)])
+@pytest.mark.parametrize(("command", "field", "extra"), HEADER_SLOTS)
+def test_npy_header_claiming_petabytes_is_a_file_error(tmp_path, memory, command, field, extra, version):
+    """It was `memory: ran out of memory during the run`: np.load allocated what the header claimed."""
+    shape = (10**9, 10**6) if field != "attention" else (10**5, 10**4, 10**3, 10**3)
+    path = _npy_header_only(tmp_path / "huge.npy", shape, version)
+    args = [*SMALL[command], *extra, f"{field}={path}"]
+    if field == "queries_file":
+        args.append(f"memory={memory}")
+    result = invoke(command, *args, run_dir=tmp_path / "run")
+    line = assert_one_clean_line(result, field, "header says")
+    assert "PiB" in line and "truncated or its header is wrong" in line
+    assert not (tmp_path / "run").exists()
+
+
+def _safetensors_with_header(path, header: bytes, data: bytes):
+    import struct
+
+    header += b" " * ((8 - len(header) % 8) % 8)
+    path.write_bytes(struct.pack("<Q", len(header)) + header + data)
+    return path
+
+
+SAFETENSORS_HEADERS = {  # name -> raw JSON header of a file holding 32 bytes of data
+    "nested JSON": b'{"patterns": {"dtype": "F32", "shape": [4, 2], "data_offsets": [0, 32]}, "deep": '
+    + b"[" * 5000
+    + b"]" * 5000
+    + b"}",
+    "claims 3.5 PiB": b'{"patterns": {"dtype": "F32", "shape": [1000000000, 1000000], '
+    b'"data_offsets": [0, 4000000000000000]}}',
+    "header length 2^60": None,
+}
+
+
+@pytest.mark.parametrize("name", list(SAFETENSORS_HEADERS))
+@pytest.mark.parametrize(("command", "field", "extra"), [*HEADER_SLOTS[:2], ("retrieve", "memory", [])])
+def test_safetensors_header_that_lies_is_a_file_error(tmp_path, command, field, extra, name):
+    header = SAFETENSORS_HEADERS[name]
+    path = tmp_path / "bad.safetensors"
+    if header is None:
+        import struct
+
+        path.write_bytes(struct.pack("<Q", 1 << 60) + b"{}")
+    else:
+        _safetensors_with_header(path, header, b"\0" * 32)
+    result = invoke(command, *SMALL[command], *extra, f"{field}={path}", run_dir=tmp_path / "run")
+    assert_one_clean_line(result, field, "safetensors")
+    assert not (tmp_path / "run").exists()
+
+
+def test_npy_format_3_is_read(tmp_path):
+    path = tmp_path / "v3.npy"
+    rows = np.random.default_rng(4).choice([-1.0, 1.0], (6, D)).astype(np.float32)
+    import struct
+
+    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': (6, {D}), }}"
+    text += " " * (64 - (12 + len(text) + 1) % 64) + "\n"
+    path.write_bytes(b"\x93NUMPY\x03\x00" + struct.pack("<I", len(text)) + text.encode() + rows.tobytes())
+    assert_ok(invoke("store", "patterns=file", f"patterns.path={path}", run_dir=tmp_path / "r"))

@@ -6,13 +6,20 @@ Typer owns the command names and ``--version``; everything after a subcommand's 
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 
-import typer
+try:  # Ctrl-C while typer and the configs' schemas load: one line, no traceback
+    from pathlib import Path
 
-from hopfield_cli import __version__
-from hopfield_cli.app.commands import COMMANDS
-from hopfield_cli.errors import UsageError
+    import typer
+
+    from hopfield_cli import __version__
+    from hopfield_cli.app.commands import COMMANDS
+    from hopfield_cli.errors import UsageError
+    from hopfield_cli.report.console import replace_unencodable
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted: hopfield stopped while starting; nothing was written\n")
+    raise SystemExit(130) from None
 
 HYDRA_CONTEXT = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
@@ -41,13 +48,23 @@ def root(
     ),
 ) -> None:
     """Experiment runner for modern Hopfield networks."""
+    replace_unencodable()  # LC_ALL=C, PYTHONIOENCODING=ascii: a '?' for what cannot be shown, not a crash
+
+
+def interrupted(name: str) -> None:
+    """Ctrl-C outside a run's own handler (``app.tasks``: while torch and Hydra load, or between sweep jobs)."""
+    sys.stderr.write(f"interrupted: hopfield {name} stopped; no file was left half-written\n")
+    raise SystemExit(130)
 
 
 def _add(name: str) -> None:
     def command(ctx: typer.Context) -> None:
-        from hopfield_cli.app.launch import launch
+        try:
+            from hopfield_cli.app.launch import launch
 
-        launch(name, ctx.args)
+            launch(name, ctx.args)
+        except KeyboardInterrupt:
+            interrupted(name)
 
     command.__doc__ = COMMANDS[name].summary
     app.command(name, context_settings=HYDRA_CONTEXT, add_help_option=False)(command)
@@ -75,6 +92,8 @@ def collect(
     except UsageError as error:
         fail(error)
         return
+    except KeyboardInterrupt:
+        interrupted("collect")
     lines = read_outcome(sweep_dir)
     for line in lines:
         typer.echo(f"error: {line}", err=True)

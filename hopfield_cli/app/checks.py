@@ -37,6 +37,8 @@ def creatable(path: Any, field: str, kind: str = "folder") -> None:
             raise UsageError(field, f"cannot create the folder {target}: a file of that name exists")
         if kind == "file" and os.path.isdir(target):
             raise UsageError(field, f"{target} is a directory; expected a file name")
+        if kind == "file" and not os.path.isfile(target):  # replacing /dev/null or a FIFO would destroy it
+            raise UsageError(field, f"{target} is a device, FIFO or socket, not a regular file")
         check = target if kind == "folder" else os.path.dirname(target)
         if not os.access(check, os.W_OK):
             raise UsageError(field, f"{check} is not writable (permission denied)")

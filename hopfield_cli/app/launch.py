@@ -53,6 +53,7 @@ def launch(command_name: str, args: list[str]) -> None:
             raise UsageError(
                 "attention", "the head analysis is its own command: hopfield attention-heads attention=FILE"
             )
+        preflight.check_nesting(list(parsed.overrides))
         preflight.check_group_values(list(parsed.overrides), parsed.config_dir)
         hydra = create_hydra(parsed.config_dir)
         config_name = parsed.config_name or command.config_name
@@ -68,7 +69,7 @@ def launch(command_name: str, args: list[str]) -> None:
         preflight.check_output_folder(cfg, multirun=False)
         typed = preflight.checked(command, cfg)
     except OverrideParseException as exc:
-        fail(UsageError("overrides", " ".join(str(exc).splitlines()[0].split())))
+        fail(preflight.override_syntax(exc, list(parsed.overrides)))
         return
     except UsageError as error:
         fail(error)
@@ -83,20 +84,22 @@ def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: An
     from hydra.types import HydraContext, RunMode
     from omegaconf import open_dict
 
+    from hopfield_cli.app.run_folder import run_folder
     from hopfield_cli.app.tasks import run_single
 
     with open_dict(cfg):
         cfg.hydra.mode = RunMode.RUN
     callbacks = Callbacks(cfg)
     callbacks.on_run_start(config=cfg, config_name=config_name)
-    ret = run_job(
-        hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-        task_function=lambda _task_cfg: run_single(command, typed),
-        config=cfg,
-        job_dir_key="hydra.run.dir",
-        job_subdir_key=None,
-        configure_logging=True,
-    )
+    with run_folder(cfg) as created:  # one run at a time in the folder; nothing left if Hydra cannot write it
+        ret = run_job(
+            hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+            task_function=lambda _task_cfg: run_single(command, typed, created),
+            config=cfg,
+            job_dir_key="hydra.run.dir",
+            job_subdir_key=None,
+            configure_logging=True,
+        )
     callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
     _ = ret.return_value  # re-raises what the task raised (not a UsageError: run_single handled those)
 
@@ -104,17 +107,19 @@ def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: An
 def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[str]) -> None:
     """Check every combination, run the multirun, then exit 1 when a job failed or is missing."""
     from hopfield_cli.app.merge import read_outcome
+    from hopfield_cli.app.run_folder import sweep_folder
     from hopfield_cli.app.tasks import run_job
 
     cfg = compose(hydra, config_name, overrides, multirun=True)
     preflight.check_launcher(cfg)
     preflight.check_output_folder(cfg, multirun=True)
     preflight.check_sweep(hydra, command, config_name, overrides)
-    returns = hydra.multirun(
-        config_name=config_name,
-        task_function=functools.partial(run_job, command.name),
-        overrides=[*overrides, "hydra.mode=MULTIRUN"],
-    )
+    with sweep_folder(cfg, overrides) as pinned:  # one sweep at a time in the folder
+        returns = hydra.multirun(
+            config_name=config_name,
+            task_function=functools.partial(run_job, command.name),
+            overrides=[*pinned, "hydra.mode=MULTIRUN"],
+        )
     sweep_dirs = {Path(str(r.hydra_cfg.hydra.sweep.dir)) for batch in returns or [] for r in batch}
     failed = False
     for sweep_dir in sorted(sweep_dirs):

@@ -81,7 +81,10 @@ class MergeCallback(Callback):
             text = (
                 f"merging failed: {type(error).__name__}: {error}; run `hopfield collect {sweep_dir}` again"
             )
-            write_json(sweep_dir / STATUS_FILE, {"error": " ".join(text.split())})
+            try:
+                write_json(sweep_dir / STATUS_FILE, {"error": " ".join(text.split())})
+            except OSError:  # a full disk: the sweep's outcome then says sweep_status.json is missing
+                log.error("%s", text)
 
 
 def _why(job: Job) -> str:
@@ -142,9 +145,13 @@ def merge_tables(jobs: list[Job], params: list[str]) -> dict[str, pd.DataFrame]:
             if stem.startswith(".") or stem in OWN_STEMS:
                 continue
             try:
+                if not path.is_file():  # a folder or FIFO of that name (reading a FIFO would wait forever)
+                    raise OSError("not a regular file")
                 frame = pd.read_parquet(path)
             except Exception as error:  # noqa: BLE001 - one unreadable table must not lose the others
-                job.error = job.error or f"unreadable {path.name}: {type(error).__name__}"
+                job.status = "failed"  # its rows are missing from the merge: never "ok"
+                words = " ".join(f"{type(error).__name__}: {error}".split())[:160]
+                job.error = job.error or f"unreadable {path.name}: {words}"
                 continue
             columns = {"job": job.num}
             columns.update({k: job.params.get(k) for k in params if k not in frame.columns})
@@ -191,22 +198,27 @@ def collect_sweep(sweep_dir: Path | str, show: bool = True) -> SweepReport:
         )
     tables = merge_tables(jobs, params)
     summary = summary_table(jobs, params)
-    for stem, frame in tables.items():
-        write_table(frame, sweep_dir, stem)
-    atomic_write(sweep_dir / SUMMARY_FILE, lambda tmp: summary.to_csv(tmp, index=False))
     report = SweepReport(sweep_dir, command, jobs, params, tables, summary)
-    write_json(
-        sweep_dir / STATUS_FILE,
-        {
-            "command": command,
-            "jobs": len(jobs),
-            "ok": sum(j.status == "ok" for j in jobs),
-            "not_ok": [
-                {"job": j.num, "status": j.status, "overrides": j.overrides, "error": j.error or _why(j)}
-                for j in report.not_ok
-            ],
-        },
-    )
+    try:  # each file atomically: a full disk or an immutable file leaves the old one and ends in one line
+        for stem, frame in tables.items():
+            write_table(frame, sweep_dir, stem)
+        atomic_write(sweep_dir / SUMMARY_FILE, lambda tmp: summary.to_csv(tmp, index=False))
+        write_json(
+            sweep_dir / STATUS_FILE,
+            {
+                "command": command,
+                "jobs": len(jobs),
+                "ok": sum(j.status == "ok" for j in jobs),
+                "not_ok": [
+                    {"job": j.num, "status": j.status, "overrides": j.overrides, "error": j.error or _why(j)}
+                    for j in report.not_ok
+                ],
+            },
+        )
+    except OSError as exc:
+        raise UsageError(
+            "sweep_dir", f"{exc.filename}: {exc.strerror or exc}; the jobs' own folders are intact"
+        ) from None
     try:
         from hopfield_cli.report.sweep_figures import save_sweep_figure
 

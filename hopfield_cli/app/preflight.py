@@ -25,6 +25,8 @@ from hopfield_cli.errors import UsageError
 
 # Sweeps with more combinations than this are checked value by value (each value with the others' first).
 MAX_CHECKED_COMBINATIONS = 256
+# Hydra's override parser and OmegaConf recurse a few frames per [ or {: ~100 levels exhaust Python's stack.
+MAX_NESTING = 32
 
 
 def parse_hydra_args(args: list[str]) -> argparse.Namespace:
@@ -98,6 +100,37 @@ def check_output_folder(cfg: DictConfig, multirun: bool) -> None:
         return  # an interpolation only Hydra can resolve at run time
     if folder:
         checks.creatable(folder, key)
+
+
+def override_syntax(exc: Exception, overrides: list[str]) -> UsageError:
+    """An override Hydra's grammar cannot parse, named by its key, with a hint for unquoted text it refuses."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    text = " ".join(str(exc).splitlines()[0].split()) if str(exc).strip() else type(exc).__name__
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_overrides(overrides=[override])
+        except Exception:  # noqa: BLE001 - this is the override Hydra refused
+            key = override.split("=", 1)[0].lstrip("+~") if "=" in override else ""
+            hint = ""
+            if not override.isascii() or " " in override.split("=", 1)[-1]:
+                hint = f"; quote a value with spaces or non-ASCII letters: {key or 'key'}='...'"
+            return UsageError(key or "overrides", f"cannot parse {override!r} ({text}){hint}")
+    return UsageError("overrides", text)
+
+
+def check_nesting(overrides: list[str]) -> None:
+    """Refuse a value nested deeper than ``MAX_NESTING`` lists or mappings before Hydra parses it (its parser
+    would end in a RecursionError thousands of lines long)."""
+    for override in overrides:
+        depth = deepest = 0
+        for char in override:
+            depth += (char in "[{") - (char in "]}")
+            deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            key = override.split("=", 1)[0].lstrip("+~") or "overrides"
+            raise UsageError(key, f"is nested {deepest:,} levels deep; at most {MAX_NESTING} are allowed")
 
 
 def check_group_values(overrides: list[str], extra_dir: str | None) -> None:

@@ -4,7 +4,9 @@ A sweep folder (``multirun/DATE/TIME-<command>/``) holds ``multirun.yaml`` and o
 ``1/``, ...), each with ``.hydra/overrides.yaml``, its tables, ``summary.json`` and ``job_status.json``
 (written by ``app.tasks.run_job``). A job is ``missing`` when it has no folder (the job count comes from
 ``multirun.yaml``) or its folder has neither a finished status nor a ``summary.json`` (still running, queued or
-killed). Nothing here depends on how the jobs were launched.
+killed). Nothing here depends on how the jobs were launched. A ``multirun.yaml``, ``overrides.yaml`` or
+``hydra.yaml`` that cannot be read as what Hydra writes (not YAML, not UTF-8, a list where a mapping belongs, a
+folder) is refused in one line naming the file and what deleting it would do (``load_yaml``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+import yaml
+
+from hopfield_cli.errors import UsageError
 
 JOB_STATUS_FILE = "job_status.json"  # written by app.tasks.run_job
 
@@ -45,19 +49,79 @@ def _value(override: Any) -> Any:
     return override.get_value_element_as_str()
 
 
+# What deleting a damaged file does, said in its one-line error.
+IF_DELETED = {
+    "multirun.yaml": "delete it to merge the job folders as they are",
+    "overrides.yaml": "delete it to take the job's overrides from multirun.yaml",
+    "hydra.yaml": "delete it to merge the job folders as they are",
+}
+
+
+def load_yaml(path: Path, kind: type, pick: Any = None) -> Any:
+    """``path`` read as Hydra wrote it: a ``kind`` (dict or list) of plain values, then ``pick(data)``;
+    a UsageError naming the file (field ``sweep_dir``) when it is damaged."""
+    try:
+        if not path.is_file():
+            raise ValueError("not a regular file")
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        if data is None:
+            raise ValueError("empty")
+        if not isinstance(data, kind):
+            raise ValueError(f"a YAML {type(data).__name__}, not a {kind.__name__}")
+        return pick(data) if pick is not None else data
+    except Exception as exc:  # noqa: BLE001 - YAML, decoding and shape errors alike: the file is damaged
+        reason = _reason(exc)
+        raise UsageError(
+            "sweep_dir",
+            f"{path} is damaged ({reason}); restore it or {IF_DELETED.get(path.name, 'delete it')}",
+        ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """What is wrong with a file, in a few words (a YAML error: its problem and line)."""
+    mark = getattr(exc, "problem_mark", None)
+    if getattr(exc, "problem", None) and mark is not None:
+        return f"not YAML: {exc.problem} at line {mark.line + 1}"  # type: ignore[attr-defined]
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return " ".join(str(exc).split())[:120] or type(exc).__name__
+
+
+def _job_field(data: dict[str, Any], name: str) -> Any:
+    """``hydra.job.<name>`` of a hydra.yaml's contents (None when absent)."""
+    return ((data.get("hydra") or {}).get("job") or {}).get(name)
+
+
+def _strings(values: Any) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, (str, int, float, bool)) for v in values):
+        raise ValueError("overrides are not a list of key=value texts")
+    return [str(v) for v in values]
+
+
+def _multirun(data: dict[str, Any]) -> tuple[str, list[str], str, dict[str, Any]]:
+    """(command, task overrides, sweeper class, sweeper params) of a multirun.yaml's contents."""
+    hydra = data.get("hydra") or {}
+    job, overrides, sweeper = (hydra.get(k) or {} for k in ("job", "overrides", "sweeper"))
+    params = sweeper.get("params") or {}
+    if not isinstance(params, dict):
+        raise ValueError("hydra.sweeper.params is not a mapping")
+    return (
+        str(job.get("name") or ""),
+        _strings(overrides.get("task") or []),
+        str(sweeper.get("_target_") or ""),
+        params,
+    )
+
+
 def expected_jobs(sweep_dir: Path) -> tuple[str, list[list[str]] | None, set[str]]:
     """The command (Hydra job name), each job's overrides in job order, and the swept keys, from multirun.yaml.
 
     The job list is None when it cannot be known (no multirun.yaml, or a sweeper other than the basic one).
     """
     path = sweep_dir / "multirun.yaml"
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return "", None, set()
-    cfg = OmegaConf.load(path)
-    command = str(OmegaConf.select(cfg, "hydra.job.name", default="") or "")
-    task = [str(o) for o in OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or []]
-    sweeper = str(OmegaConf.select(cfg, "hydra.sweeper._target_", default="") or "")
-    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
+    command, task, sweeper, params = load_yaml(path, dict, _multirun)
     arguments = [f"{k}={v}" for k, v in params.items()] + task
     try:
         parsed = _parse(arguments)
@@ -79,9 +143,9 @@ def _job_folders(sweep_dir: Path) -> dict[int, Path]:
         if job_dir.name.isdigit():
             folders[int(job_dir.name)] = job_dir
             continue
-        num = OmegaConf.select(OmegaConf.load(hydra_yaml), "hydra.job.num", default=None)
-        if num is not None:
-            folders[int(num)] = job_dir
+        num = load_yaml(hydra_yaml, dict, lambda d: _job_field(d, "num"))
+        if isinstance(num, int):
+            folders[num] = job_dir
     for job_dir in sweep_dir.iterdir():  # a folder made before its .hydra/ was written
         if job_dir.is_dir() and job_dir.name.isdigit():
             folders.setdefault(int(job_dir.name), job_dir)
@@ -89,6 +153,8 @@ def _job_folders(sweep_dir: Path) -> dict[int, Path]:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():  # absent, or a folder or FIFO in its place (reading a FIFO would wait forever)
+        return None
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -123,8 +189,9 @@ def scan_jobs(sweep_dir: Path) -> tuple[str, list[Job], list[str]]:
     for num in range(count):
         job_dir = folders.get(num)
         overrides = expected[num] if expected is not None and num < len(expected) else []
-        if job_dir is not None and (job_dir / ".hydra" / "overrides.yaml").is_file():
-            overrides = [str(o) for o in OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")]
+        own = None if job_dir is None else job_dir / ".hydra" / "overrides.yaml"
+        if own is not None and (own.exists() or own.is_symlink()):
+            overrides = load_yaml(own, list, _strings)
         job = Job(num=num, overrides=overrides, params={}, dir=job_dir)
         try:
             job.params = {o.get_key_element(): _value(o) for o in _parse(overrides)}
@@ -144,7 +211,7 @@ def scan_jobs(sweep_dir: Path) -> tuple[str, list[Job], list[str]]:
     if not command and folders:
         first = next(iter(folders.values())) / ".hydra" / "hydra.yaml"
         if first.is_file():
-            command = str(OmegaConf.select(OmegaConf.load(first), "hydra.job.name", default="") or "")
+            command = str(load_yaml(first, dict, lambda d: _job_field(d, "name")) or "")
     # The parameters: keys swept in multirun.yaml, plus any key whose value differs between jobs.
     keys: list[str] = []
     for job in jobs:

@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 
 from hopfield_cli.app.commands import COMMANDS, Command
 from hopfield_cli.app.compose import quiet_launcher_schema_warning
+from hopfield_cli.app.run_folder import os_error, remove_stub, work_folder_lock
 from hopfield_cli.errors import CapacityError, UsageError
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,13 @@ def error_line(error: BaseException) -> str:
 
 
 def _experiment(command: Command, typed: Any, run_dir: Path) -> Any:
+    """The experiment, holding a resumed sweep's folder; a disk error (full, ``ulimit -f``, immutable file)
+    becomes one line naming the field of the folder or file."""
     try:
-        return command.run(typed, run_dir)
+        with work_folder_lock(typed):
+            return command.run(typed, run_dir)
+    except OSError as exc:
+        raise os_error(exc, typed, run_dir, command.resumable) from None
     except (MemoryError, RuntimeError, ValueError) as exc:
         usage = as_usage_error(exc)
         if usage is None:
@@ -86,16 +92,24 @@ def _output_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def run_single(command: Command, typed: Any) -> None:
-    """Run one experiment in Hydra's run folder; a usage error or an interrupt ends in one line."""
+def run_single(command: Command, typed: Any, created: Path | None = None) -> None:
+    """Run one experiment in Hydra's run folder; a usage error or an interrupt ends in one line.
+
+    A usage error found only now (in the data, or a full disk) leaves no stub run folder: ``remove_stub``
+    removes what Hydra made, and ``created`` (the topmost folder this run created) if it is left empty.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
     run_dir = _output_dir()
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    logging.raiseExceptions = False  # a log file on a full disk must not print a traceback per line
     try:
         with terminate_as_interrupt():
             _experiment(command, typed, run_dir)
     except UsageError as error:
         if full:
             raise
+        remove_stub(run_dir, str(HydraConfig.get().job.name), created)
         print(f"error: {error_line(error)}", file=sys.stderr)
         raise SystemExit(error.exit_code) from None
     except KeyboardInterrupt as stop:
@@ -149,8 +163,8 @@ def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
     from hopfield_cli.app.preflight import checked
-    from hopfield_cli.report.files import write_json
 
+    logging.raiseExceptions = False  # a log file on a full disk must not print a traceback per line
     hydra_cfg = HydraConfig.get()
     command = COMMANDS[command_name]
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -163,7 +177,7 @@ def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
         "status": "running",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_json(status_file, record)
+    _record(status_file, record)
     started = time.perf_counter()
     try:
         _experiment(command, checked(command, cfg), run_dir)
@@ -173,11 +187,22 @@ def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
         )
         if not isinstance(error, UsageError):
             record["traceback"] = traceback.format_exc()
-        write_json(status_file, record)
+        _record(status_file, record)
         log.error("job %d (%s) failed: %s", num, " ".join(overrides), record["error"])
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         return record
     record.update(status="ok", seconds=round(time.perf_counter() - started, 3))
-    write_json(status_file, record)
+    _record(status_file, record)
     return record
+
+
+def _record(status_file: Path, record: dict[str, Any]) -> None:
+    """Write ``job_status.json``; on a full disk say so in the sweep's log (the merge then reports the job
+    as missing) instead of ending the whole sweep."""
+    from hopfield_cli.report.files import write_json
+
+    try:
+        write_json(status_file, record)
+    except OSError as exc:
+        log.error("job %s: cannot write %s: %s", record.get("job"), status_file, exc.strerror or exc)

@@ -1,18 +1,24 @@
 """Resuming a sweep: finished cells kept on disk, the folder check, and the fingerprint of what decides results.
 
 A sweep is a grid of cells (e.g. one (model, beta, d, N, trial) each). Each finished cell is appended as
-one JSON line to ``cells.jsonl`` (one write with O_APPEND, flushed and fsync'ed), and the tidy tables
-``<stem>.parquet``/``.csv`` are rewritten from all finished cells atomically (temp file + rename). A
-kill can therefore cost at most the cell in flight: a torn last line is cut off when the log is opened again.
+one JSON line to ``cells.jsonl`` (written whole with O_APPEND and fsync'ed, or cut back to where it began when the
+disk fills), and the tidy tables ``<stem>.parquet``/``.csv`` are rewritten from all finished cells atomically
+(temp file + rename). A kill can therefore cost at most the cell in flight: a torn last line is cut off when the
+log is opened again.
 
 ``sweep.json`` holds the fingerprint: the config fields that decide the results, an explicit list declared
 beside each experiment (``RESULT_FIELDS``), so a field that changes nothing (plots, device, an unused family's
 settings) never blocks a resume. Resuming into a folder whose ``sweep.json`` differs is refused, so two
-different sweeps never mix in one table.
+different sweeps never mix in one table. Each cell line carries the fingerprint's hash (``sweep``), so a line
+spliced in from another sweep (another seed) is never taken: it is computed again, like a damaged line (not
+JSON, not UTF-8, a cell or rows of the wrong shape), and a warning counts them. A damaged ``sweep.json`` is
+rewritten from the run's settings (the hashes still tell this sweep's cells apart); a log or fingerprint that
+is not a regular file, or that cannot be written, is refused in one line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -22,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from hopfield_cli.errors import UsageError
-from hopfield_cli.report.files import write_json, write_table
+from hopfield_cli.report.files import write_error, write_json, write_table
 
 CELLS_FILE = "cells.jsonl"
 SWEEP_FILE = "sweep.json"
@@ -41,13 +47,23 @@ def fingerprint(cfg: Any, fields: tuple[str, ...], **extra: Any) -> dict[str, An
     return json.loads(json.dumps(out, default=str))
 
 
+def sweep_hash(fingerprint: Mapping[str, Any]) -> str:
+    """A short hash of a fingerprint (canonical JSON), stamped on every cell line of its sweep."""
+    text = json.dumps(dict(fingerprint), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def resume_folder(folder: Any) -> Path:
     """``resume=`` names an earlier run folder of a sweep (it has ``sweep.json``) that can be written."""
     path = Path(str(folder)).expanduser()
     if not path.is_dir():
         raise UsageError("resume", f"no such run folder: {path}")
-    if not (path / SWEEP_FILE).is_file():
+    sweep_file = path / SWEEP_FILE
+    if not sweep_file.exists():
         raise UsageError("resume", f"{path} is not a sweep's run folder (it has no {SWEEP_FILE})")
+    for name in (SWEEP_FILE, CELLS_FILE):
+        if (path / name).exists() and not (path / name).is_file():
+            raise UsageError("resume", f"{path / name} is damaged: not a regular file; use a new folder")
     if not os.access(path, os.W_OK):
         raise UsageError("resume", f"the run folder is not writable: {path}")
     return path
@@ -60,8 +76,11 @@ def work_folder(resume: Any, run_dir: Path) -> Path:
 
 def count_cells(folder: Path) -> int:
     """Finished cells in ``folder`` (complete lines of its cells log; 0 when there is none)."""
+    path = Path(folder) / CELLS_FILE
+    if not path.is_file():
+        return 0
     try:
-        with open(Path(folder) / CELLS_FILE, "rb") as fh:
+        with open(path, "rb") as fh:
             return sum(1 for line in fh if line.endswith(b"\n"))
     except OSError:
         return 0
@@ -79,7 +98,10 @@ class CellLog:
         self.run_dir = Path(run_dir)
         self.stem = stem
         self.path = self.run_dir / CELLS_FILE
-        self._check_fingerprint(json.loads(json.dumps(dict(fingerprint), default=str)))
+        self.field = "hydra.run.dir"  # "resume" once the folder turns out to hold a sweep already
+        fingerprint = json.loads(json.dumps(dict(fingerprint), default=str))
+        self.stamp = sweep_hash(fingerprint)
+        self._check_fingerprint(fingerprint)
         self._rows: list[dict[str, Any]] = []
         self._done: dict[str, list[dict[str, Any]]] = {}
         self._load()
@@ -95,10 +117,9 @@ class CellLog:
             raise UsageError("hydra.run.dir", f"the output folder is not writable: {self.run_dir}")
         sweep_file = self.run_dir / SWEEP_FILE
         if sweep_file.exists():
-            try:
-                previous = json.loads(sweep_file.read_text())
-            except (OSError, json.JSONDecodeError):
-                raise UsageError("resume", f"{sweep_file} is unreadable; use a new output folder") from None
+            self.field = "resume"
+        previous, damage = self._read_fingerprint(sweep_file)
+        if previous is not None:
             differing = sorted(
                 k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k)
             )
@@ -108,27 +129,85 @@ class CellLog:
                     f"{self.run_dir} holds a different sweep (differs in: {', '.join(differing)}); "
                     "use a new folder or the same settings",
                 )
+        elif damage is not None:
+            _warn(
+                f"{sweep_file} was damaged ({damage}); rewritten from this run's settings: only the cells "
+                "stamped with them are kept"
+            )
+            write_json(sweep_file, fingerprint)
         elif self.path.exists():
             raise UsageError("resume", f"{self.run_dir} holds cells of an unknown sweep; use a new folder")
         else:
             write_json(sweep_file, fingerprint)
+        self._check_log()
+
+    def _read_fingerprint(self, sweep_file: Path) -> tuple[dict[str, Any] | None, str | None]:
+        """The fingerprint on disk, or (None, what is wrong with it); (None, None) when there is none."""
+        if not sweep_file.exists():
+            return None, None
+        if not sweep_file.is_file():
+            raise UsageError("resume", f"{sweep_file} is damaged: not a regular file; use a new folder")
+        try:
+            previous = json.loads(sweep_file.read_bytes().decode("utf-8"))
+        except OSError as exc:
+            raise UsageError("resume", f"cannot read {sweep_file}: {exc.strerror or exc}") from None
+        except ValueError:
+            return None, "not JSON"
+        if not isinstance(previous, dict):
+            return None, f"JSON {type(previous).__name__.replace('NoneType', 'null')}, not an object"
+        return previous, None
+
+    def _check_log(self) -> None:
+        """An existing log must be a regular file this run can append to (not a folder, FIFO, immutable)."""
+        if not (self.path.exists() or self.path.is_symlink()):
+            return
+        if not self.path.is_file():
+            raise UsageError(self.field, f"{self.path} is damaged: not a regular file; use a new folder")
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            raise UsageError(self.field, f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def _load(self) -> None:
         if not self.path.exists():
             return
         self._drop_torn_tail()
-        with open(self.path, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a corrupt line (edited by hand?): that cell is simply redone
-                if not isinstance(record, dict) or "cell" not in record or "rows" not in record:
-                    continue
-                key = cell_id(record["cell"])
-                if key not in self._done:
-                    self._done[key] = record["rows"]
-                    self._rows.extend(record["rows"])
+        damaged, foreign = 0, 0
+        for line in self.path.read_bytes().splitlines():
+            record, problem = self._parse(line)
+            damaged += problem == "damaged"
+            foreign += problem == "foreign"
+            if record is None:
+                continue
+            key = cell_id(record["cell"])
+            if key not in self._done:
+                self._done[key] = record["rows"]
+                self._rows.extend(record["rows"])
+        if damaged or foreign:
+            parts = [f"{damaged} damaged line{'s' * (damaged != 1)}"] if damaged else []
+            parts += [f"{foreign} cell{'s' * (foreign != 1)} of another sweep"] if foreign else []
+            _warn(f"{self.path}: {' and '.join(parts)} ignored; those cells are computed again")
+
+    def _parse(self, line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+        """A cell record of this sweep, or None and why not ("damaged", "foreign"; None for a blank line)."""
+        if not line.strip():
+            return None, None
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return None, "damaged"
+        if not (
+            isinstance(record, dict)
+            and isinstance(record.get("cell"), dict)
+            and all(_scalar(v) for v in record["cell"].values())
+            and isinstance(record.get("rows"), list)
+            and record["rows"]
+            and all(isinstance(r, dict) and all(_scalar(v) for v in r.values()) for r in record["rows"])
+        ):
+            return None, "damaged"
+        if record.get("sweep") != self.stamp:
+            return None, "foreign"
+        return record, None
 
     def _drop_torn_tail(self) -> None:
         """Cut a last line left unfinished by a kill, so the next append starts a line of its own."""
@@ -148,13 +227,25 @@ class CellLog:
         return self._done.get(cell_id(key))
 
     def add(self, key: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> None:
-        """Record a finished cell durably, then rewrite the tables."""
+        """Record a finished cell durably, then rewrite the tables.
+
+        The line is written whole (a short write, as at a file-size limit, is continued) and fsync'ed; if the
+        disk refuses it, the log is cut back to where the line began and the OSError names the log.
+        """
         rows = [dict(r) for r in rows]
-        line = json.dumps({"cell": dict(key), "rows": rows}, default=_jsonable) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        record = {"sweep": self.stamp, "cell": dict(key), "rows": rows}
+        data = (json.dumps(record, default=_jsonable) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            except OSError as exc:
+                _cut(fd, start)
+                raise write_error(exc, self.path) from exc
         finally:
             os.close(fd)
         self._done[cell_id(key)] = rows
@@ -167,6 +258,25 @@ class CellLog:
     def write_tables(self) -> None:
         if self._rows:
             write_table(self.frame(), self.run_dir, self.stem)
+
+
+def _cut(fd: int, size: int) -> None:
+    """Cut the log back to ``size`` bytes (a line the disk refused half way must not stay)."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass  # the torn tail is cut when the log is opened again
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _warn(line: str) -> None:
+    from hopfield_cli.experiments.warnings import warn
+
+    warn([line])
 
 
 def _jsonable(value: Any) -> Any:

@@ -45,7 +45,7 @@ def run(cfg: Any, run_dir: Path) -> Path:
     metadata = dict(
         pattern_set.metadata, source=cfg.patterns.name, seed=int(cfg.seed), beta_for_summary=float(cfg.beta)
     )
-    out = save_memory(out, patterns, metadata)
+    out = save_memory(out, patterns, metadata, field="out")
     stats = memory_stats(patterns, float(cfg.beta), device)
     stats.update(memory_file=str(out), seconds=round(time.perf_counter() - started, 3))
     write_json(run_dir / "summary.json", stats)

@@ -22,6 +22,27 @@ from rich.table import Table
 console = Console(stderr=False)
 
 
+def replace_unencodable() -> None:
+    """Print what the output cannot encode as ``?`` instead of ending in a UnicodeEncodeError.
+
+    With ``PYTHONIOENCODING=ascii``, or ``LC_ALL=C`` where Python's UTF-8 mode is off, stdout takes ASCII
+    only and fails on anything else; Rich then draws ASCII boxes but still writes an ellipsis or a user's
+    non-ASCII path. stderr already replaces (``backslashreplace``) and is left alone.
+    """
+    import codecs
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        strict = getattr(stream, "errors", "") in ("strict", "surrogateescape")  # LC_ALL=C: surrogateescape
+        if not (encoding and strict and hasattr(stream, "reconfigure")):
+            continue
+        try:
+            if codecs.lookup(encoding).name != "utf-8":
+                stream.reconfigure(errors="replace")
+        except (LookupError, ValueError, OSError):
+            pass
+
+
 def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what", style="bold")

@@ -2,17 +2,22 @@
 
 ``atomic_write`` is the one way anything here (and the memory file, and the figures) reaches the disk: the
 content goes to a temporary file in the target's folder, is fsync'ed and then renamed over the target with
-``os.replace``, so a reader (or a run killed half way) never sees half a file. Heavy libraries (pandas,
-numpy, torch, omegaconf) are imported only inside the functions that need them.
+``os.replace``, so a reader (or a run killed half way) never sees half a file. A target must be a regular
+file or absent: the rename would otherwise swap a device node or a FIFO (``out=/dev/null`` as root) for our
+results. Any failure (a full disk, a file-size limit, an immutable file) leaves the old file as it was, removes
+the temporary file and is raised as one ``OSError`` naming the target. Heavy libraries (pandas, numpy, torch,
+omegaconf) are imported only inside the functions that need them.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import platform
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -30,21 +35,50 @@ def atomic_write(path: Path | str, write_fn: Callable[[str], None]) -> Path:
 
     The temporary file lies in the same folder (so the rename is atomic), gets the usual umask permissions
     (``mkstemp`` alone makes 0600 files) and is removed on any failure, KeyboardInterrupt included. Missing
-    parent folders are created.
+    parent folders are created. An ``OSError`` (``path`` not a regular file, a full disk, ``ulimit -f``, an
+    immutable file) comes out with ``path`` as its file name and the system's words for its errno.
     """
     path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        check_regular(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())
         write_fn(tmp)
         _fsync(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            _remove(tmp)
+        raise write_error(exc, path) from exc
     except BaseException:
-        _remove(tmp)
+        if tmp is not None:
+            _remove(tmp)
         raise
     return path
+
+
+def check_regular(path: Path | str) -> None:
+    """``path`` is absent or a regular file (a symlink is followed); else an ``OSError`` that says what it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
+    code = errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL
+    raise OSError(code, f"{kind}; results are written only to regular files", str(path))
+
+
+def write_error(exc: OSError, path: Path | str) -> OSError:
+    """``exc`` as an OSError of the same errno naming ``path`` (pyarrow's and mkstemp's name another file)."""
+    if exc.filename == str(path) and exc.strerror:
+        return exc
+    words = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+    return OSError(exc.errno or errno.EIO, words, str(path))
 
 
 def _umask() -> int:

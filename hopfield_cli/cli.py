@@ -15,6 +15,7 @@ try:  # Ctrl-C while typer and the configs' schemas load: one line, no traceback
 
     from hopfield_cli import __version__
     from hopfield_cli.app.commands import COMMANDS
+    from hopfield_cli.app.completion import CompletingCommand, script
     from hopfield_cli.errors import UsageError
     from hopfield_cli.report.console import replace_unencodable
 except KeyboardInterrupt:
@@ -41,10 +42,24 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _completion(shell: str | None) -> None:
+    if shell:
+        typer.echo(script(shell), nl=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", callback=_version, is_eager=True
+    ),
+    completion: str = typer.Option(
+        None,
+        "--completion",
+        metavar="SHELL",
+        help="Print the shell completion script for SHELL (bash, zsh, fish) and exit.",
+        callback=_completion,
+        is_eager=True,
     ),
 ) -> None:
     """Experiment runner for modern Hopfield networks."""
@@ -67,7 +82,7 @@ def _add(name: str) -> None:
             interrupted(name)
 
     command.__doc__ = COMMANDS[name].summary
-    app.command(name, context_settings=HYDRA_CONTEXT, add_help_option=False)(command)
+    app.command(name, cls=CompletingCommand, context_settings=HYDRA_CONTEXT, add_help_option=False)(command)
 
 
 for _name in COMMANDS:

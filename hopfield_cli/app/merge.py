@@ -234,36 +234,34 @@ def collect_sweep(sweep_dir: Path | str, show: bool = True) -> SweepReport:
 
 
 def print_summary(report: SweepReport) -> None:
+    """One row per job, kept whole at 80 columns: a capacity sweep's capacity per model, else the headline
+    numbers of each job's summary.json (errors: on stderr and in summary.csv)."""
     import pandas as pd
-    from rich.table import Table
 
-    from hopfield_cli.report.console import console, format_value
+    from hopfield_cli.report import sweep_tables
+    from hopfield_cli.report.console import say, show
 
     frame = report.summary
-    fixed = ["job", *report.params, "status"]
-    numeric = [
-        c
-        for c in frame.columns
-        if c not in fixed and c not in ("results_rows", "error") and pd.api.types.is_numeric_dtype(frame[c])
-    ]
-    headline = [c for p in HEADLINE_PREFIXES for c in numeric if c.startswith(p)]
-    headline = list(dict.fromkeys(headline))[:MAX_HEADLINE_COLUMNS] or numeric[:3]
     ok = len(report.jobs) - len(report.not_ok)
-    table = Table(
-        title=f"{report.command or 'sweep'}: {ok} of {len(report.jobs)} jobs ok", title_justify="left"
-    )
-    for column in fixed + headline:  # errors: on stderr and in summary.csv
-        table.add_column(column, justify="left" if column == "status" else "right", overflow="fold")
-    for record in frame.to_dict("records"):
-        style = None if record["status"] == "ok" else "red"
-        table.add_row(*(_cell(record.get(c), format_value) for c in fixed + headline), style=style)
-    console.print(table)
+    title = f"{report.command or 'sweep'}: {ok} of {len(report.jobs)} jobs ok"
+    capacity = report.tables.get("capacity")
+    if capacity is not None and {"job", "model", "beta", "dim", "capacity"} <= set(capacity.columns):
+        threshold = (
+            capacity["threshold"].iloc[0] if "threshold" in capacity.columns and len(capacity) else None
+        )
+        show(sweep_tables.capacity_table(title, capacity, frame, report.params, threshold))
+    else:
+        fixed = ["job", *report.params, "status"]
+        numeric = [
+            c
+            for c in frame.columns
+            if c not in fixed
+            and c not in ("results_rows", "error")
+            and pd.api.types.is_numeric_dtype(frame[c])
+        ]
+        headline = [c for p in HEADLINE_PREFIXES for c in numeric if c.startswith(p)]
+        headline = list(dict.fromkeys(headline))[:MAX_HEADLINE_COLUMNS] or numeric[:3]
+        show(sweep_tables.job_table(title, frame, fixed, headline))
     written = ", ".join(f"{stem}.parquet/csv" for stem in report.tables) or "no tables"
     extra = f", {FIGURE_FILE}" if report.figure else ""
-    console.print(f"merged into {report.sweep_dir}: {written}, {SUMMARY_FILE}{extra}", soft_wrap=True)
-
-
-def _cell(value: Any, format_value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    return format_value(value)
+    say(f"merged into {report.sweep_dir}: {written}, {SUMMARY_FILE}{extra}")

@@ -51,6 +51,16 @@ def _known_keys(node: Any, prefix: str = "") -> None:
         _known_keys(node._get_node(key), f"{prefix}{key}.")
 
 
+def not_a_command_config(command: Command, cfg: DictConfig) -> UsageError:
+    """A user's primary config (-cn NAME) that does not extend the command's own: say what it must start with."""
+    name = OmegaConf.select(cfg, "hydra.job.config_name", default=None) or "the config"
+    return UsageError(
+        "--config-name",
+        f"{name}.yaml is not a `hopfield {command.name}` config: start it with "
+        f"`defaults: [{command.config_name}, _self_]` (an example: examples/my_retrieve.yaml)",
+    )
+
+
 def checked(command: Command, cfg: DictConfig) -> Any:
     """The typed config of ``command`` after every check; UsageError naming the field otherwise."""
     task = cfg
@@ -58,6 +68,8 @@ def checked(command: Command, cfg: DictConfig) -> Any:
         task = copy.deepcopy(cfg)
         with open_dict(task):
             del task["hydra"]
+    if OmegaConf.get_type(task) is not command.schema:
+        raise not_a_command_config(command, cfg)
     _known_keys(task)
     try:
         typed = OmegaConf.to_object(task)

@@ -70,3 +70,17 @@ def field_docs(schema: type) -> list[tuple[str, Any, str, str]]:
             (f.name, default, f.metadata.get("help", ""), check.describe() if check is not None else "")
         )
     return rows
+
+
+def option_text(option: Any) -> str:
+    """A group option and its fields as one short text: ``flip(p=0.25)``, ``mask_lower_half(fill=0)``."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    fields = [
+        f"{f.name}={shown(getattr(option, f.name))}" for f in dataclasses.fields(option) if f.name != "name"
+    ]
+    return option.name + (f"({', '.join(fields)})" if fields else "")

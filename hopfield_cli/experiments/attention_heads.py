@@ -21,7 +21,7 @@ import torch
 from hopfield_cli.config.commands import AttentionHeadsConfig
 from hopfield_cli.core.fixed_points import HEAD_CLASSES, head_class, k90
 from hopfield_cli.data.attention_file import ROWS_PER_BLOCK, load_attention
-from hopfield_cli.report.console import console
+from hopfield_cli.report.console import show
 from hopfield_cli.report.files import write_json, write_run_info, write_table
 
 HEAD_STEM = "attention_heads"
@@ -90,7 +90,7 @@ def _print_summary(table: pd.DataFrame, counts: pd.DataFrame, heads: int, n_keys
     for layer in range(layers):
         kbar = float(table.loc[table["layer"] == layer, "k_median"].median())
         summary.add_row(str(layer), *(str(int(counts.loc[layer, c])) for c in HEAD_CLASSES), f"{kbar:g}")
-    console.print(summary)
+    show(summary)
 
 
 def run(cfg: AttentionHeadsConfig, run_dir: Path) -> pd.DataFrame:

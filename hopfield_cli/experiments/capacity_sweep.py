@@ -1,11 +1,11 @@
 """`hopfield capacity-sweep`: success rate vs N per (model, beta, d); capacity with theory beside it.
 
 For every series (model, beta, d) the number of stored patterns N is found adaptively: N grows
-geometrically from ``n_start`` by ``growth`` until the success rate is below ``threshold`` twice in a
-row (or N reaches ``n_max`` / the memory's size), then the crossing is refined by ``refine_steps``
-bisection steps (geometric midpoints). One cell = one (model, beta, d, N) with ``trials`` independent
-pattern sets; each finished cell goes to ``cells.jsonl`` at once (``resume.CellLog``), so a kill costs at
-most the cell in flight and a resumed sweep replays the same decisions from the logged cells.
+geometrically from ``n_start`` by ``growth`` until the success rate is at most a quarter of ``threshold``
+or below it twice in a row (or N reaches ``n_max`` / the memory's size), then the crossing is refined by
+``refine_steps`` bisection steps (geometric midpoints). One cell = one (model, beta, d, N) with ``trials``
+independent pattern sets; each finished cell goes to ``cells.jsonl`` at once (``resume.CellLog``), so a kill
+costs at most the cell in flight and a resumed sweep replays the same decisions from the logged cells.
 
 Every model sees the SAME patterns and queries at a given (d, trial, N): patterns are the first N rows of
 a per-(d, trial) stream (``pattern_bank``), queries come from a generator seeded by (seed, "queries", d,
@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hopfield_cli.config import option_text
 from hopfield_cli.errors import UsageError, parse_bytes
 from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
-from hopfield_cli.experiments.capacity_table import capacity_table, pooled_rates, print_summary
+from hopfield_cli.experiments.capacity_table import capacity_table, pooled_rates, print_summary, setting
 from hopfield_cli.experiments.families import has_beta, make_model
 from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, CACHE_BYTES, PatternBank, generator, load_fixed
 from hopfield_cli.experiments.patterns import device_and_dtype
@@ -39,6 +40,7 @@ from hopfield_cli.experiments.warnings import meaning_warnings, warn
 from hopfield_cli.report.console import cell_progress
 from hopfield_cli.report.files import write_json, write_run_info, write_table
 
+FLOOR = 0.25  # growth stops at a rate <= FLOOR x threshold (``clearly_failed``)
 # The config fields that decide the results; plus families.<m> for the families in ``models`` only, so that
 # resume, plots, device, memory_budget and an unused family's settings never block a resume.
 RESULT_FIELDS = (
@@ -73,6 +75,9 @@ class Series:
     model: str
     beta: float | None  # None: the family has no inverse temperature (classical, dense)
     dim: int
+
+    def label(self) -> str:
+        return f"{self.model}{'' if self.beta is None else f' beta={self.beta:g}'} d={self.dim}"
 
     def key(self, n: int) -> dict[str, Any]:
         return {"model": self.model, "beta": self.beta, "dim": self.dim, "num_patterns": int(n)}
@@ -145,13 +150,24 @@ def _grow(n: int, cfg: Any, limit: int) -> int:
     return min(limit, max(n + 1, int(round(n * float(cfg.growth)))))
 
 
+def clearly_failed(rate: float, cfg: Any) -> bool:
+    """The pooled rate has fallen to ``FLOOR`` x threshold or below (0.225 at the default 0.9): the curve has
+    come down most of the way, so a larger N would only show it near 0, at the series' highest cost."""
+    return rate <= FLOOR * float(cfg.threshold)
+
+
 def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
     """The next N to measure given the pooled success rates measured so far; None when the series is done.
 
     A pure function of ``rates``: replaying it over logged cells revisits exactly the same Ns, so a resumed
     sweep ends with the table of an uninterrupted one. Growth: n_start, then x growth (at least +1), until
-    the rate is below threshold twice in a row or N hits ``limit``. Refinement: ``refine_steps`` bisections
-    (geometric midpoint) between the largest passing N and the next tested N above it, replayed step by step.
+    the rate is clearly below threshold (``clearly_failed``: at most a quarter of it), or below it twice in a
+    row, or N hits ``limit``. The cell after a clear failure could only measure a rate near 0 again and is
+    the series' most expensive one (it stores ``growth`` times more patterns, and a classical or dense
+    network that does not converge runs all its update steps): in the README's sweep of three families over
+    d = 16..128 such cells took 95 s of 155 s. A rate between, say 0.5 at threshold 0.9, gets one more N:
+    it may be a dip of the estimate, and the success curve should be seen falling to ~0. Refinement: ``refine_steps`` bisections (geometric midpoint)
+    between the largest passing N and the next tested N above it, replayed step by step.
     """
     threshold = float(cfg.threshold)
     known: dict[int, float] = {}
@@ -161,7 +177,7 @@ def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
             return n
         known[n] = rates[n]
         fails = fails + 1 if rates[n] < threshold else 0
-        if fails >= 2 or n >= limit:
+        if fails >= 2 or clearly_failed(rates[n], cfg) or n >= limit:
             break
         n = _grow(n, cfg, limit)
     for _ in range(int(cfg.refine_steps)):
@@ -298,6 +314,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                 rows_s: list[dict[str, Any]] = []
                 while (n := next_n(pooled_rates(rows_s), cfg, banks[d].limit)) is not None:
                     rows = log.get(s.key(n))
+                    bar.begin(f"{s.label()} N={n:,}")
                     if rows is None:
                         rows = run_cell(cfg, s, n, banks[d], ctx)
                         log.add(s.key(n), rows)
@@ -305,17 +322,23 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                     rows_s.extend(rows)
                     budget[s] = max(budget[s], len(pooled_rates(rows_s)) + 1)
                     bar.advance()
-                budget[s] = len(pooled_rates(rows_s))
+                rates = pooled_rates(rows_s)
+                budget[s] = len(rates)
                 bar.set_total(sum(budget.values()))
+                passing = [n for n, r in rates.items() if r >= float(cfg.threshold)]
+                bar.note(f"{s.label()}: capacity {max(passing, default=0):,} ({len(rates)} N tested)")
                 all_rows.extend(rows_s)
             banks[d].clear()
     results = pd.DataFrame(all_rows).sort_values(
         ["model", "beta", "dim", "num_patterns", "trial"], na_position="first"
     )
     results = results.reset_index(drop=True)
+    corruption = option_text(cfg.corruption)  # with model, beta, dim: what identifies a row across runs
+    results.insert(3, "corruption", corruption)
     write_table(results, run_dir, "results")
     limit = min(b.limit for b in banks.values())
     capacity = capacity_table(results, series, cfg, limit, pattern_norms)
+    capacity.insert(3, "corruption", corruption)
     write_table(capacity, run_dir, "capacity")
     seconds = time.perf_counter() - started
     write_json(
@@ -332,9 +355,11 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         run_dir, "capacity-sweep", int(cfg.seed), device, cells_resumed=resumed, cells_computed=computed
     )
     if cfg.plots:
-        from hopfield_cli.report import figures
+        from hopfield_cli.report import capacity_figures
 
-        figures.save_success_curves(run_dir / "success_vs_n.png", results, float(cfg.threshold))
-        figures.save_capacity_vs_dim(run_dir / "capacity_vs_dim.png", capacity)
-    print_summary(capacity, cfg, seconds, computed, resumed, run_dir)
+        capacity_figures.save_success_curves(
+            run_dir / "success_vs_n.png", results, float(cfg.threshold), setting(cfg)
+        )
+        capacity_figures.save_capacity_vs_dim(run_dir / "capacity_vs_dim.png", capacity, setting(cfg))
+    print_summary(capacity, cfg, seconds, computed, resumed)
     return capacity

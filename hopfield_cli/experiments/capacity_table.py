@@ -15,15 +15,16 @@ one. ``thm3_n`` is +inf where the guaranteed N exceeds float64 (d in the thousan
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hopfield_cli.report.console import console
+from hopfield_cli.report.console import say, show
 
 THEOREM3_P = 0.001  # failure probability of Theorem 3's bound
+# Families with a capacity exponential in d (Theorem 3; the exponential and sparse memories' own theorems).
+EXPONENTIAL_FAMILIES = ("modern", "exponential", "sparse")
 
 
 def pooled_rates(rows: list[dict[str, Any]]) -> dict[int, float]:
@@ -126,10 +127,15 @@ def add_fits(table: pd.DataFrame) -> pd.DataFrame:
     """Least squares of log(capacity) vs d per (model, beta): slope, intercept, R^2 (>= 2 dims with capacity > 0).
 
     Theorem 3 proves exponential scaling in d, so for the modern network log capacity should grow linearly.
+    Only the families whose capacity theory is exponential in d are fitted (``EXPONENTIAL_FAMILIES``): the
+    classical network's capacity is linear in d (0.138 d), the dense one's polynomial (d^(n-1)), and an
+    exponential through them would suggest a law nobody claims.
     """
     table = table.assign(fit_log_slope=float("nan"), fit_log_intercept=float("nan"), fit_r2=float("nan"))
-    for _, group in table.groupby(["model", "beta"], dropna=False):
+    for (model, _beta), group in table.groupby(["model", "beta"], dropna=False):
         ok = group[group.capacity > 0]
+        if model not in EXPONENTIAL_FAMILIES:
+            continue
         if ok.dim.nunique() < 2:
             continue
         x, y = ok.dim.to_numpy(float), np.log(ok.capacity.to_numpy(float))
@@ -141,43 +147,89 @@ def add_fits(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def print_summary(
-    capacity: pd.DataFrame, cfg: Any, seconds: float, computed: int, resumed: int, run_dir: Path
-) -> None:
-    """The capacity table on the console (Rich), theory beside the measurement; notes below it."""
+def _num(value: Any, fmt: str = "{:.3g}") -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+
+
+def _theory(r: dict[str, Any]) -> str:
+    """The theory beside one measurement, one value per line (a cell that folds, never an ellipsis)."""
+    if r["model"] == "classical" and not math.isnan(r["theory_amit_0138d"]):
+        return f"0.138d = {r['theory_amit_0138d']:.3g}\nd/2ln d = {r['theory_mceliece_d_2logd']:.3g}"
+    if not math.isnan(r["thm3_n"]):
+        holds = "" if r["thm3_condition"] else " (fails)"
+        return f"Thm 3: {r['thm3_n']:.3g}\nc = {r['thm3_c']:.3g}{holds}"
+    return "-"
+
+
+def setting(cfg: Any) -> str:
+    """The sweep's setting in one line, for the table's and the figures' captions."""
+    from hopfield_cli.config import option_text
+    from hopfield_cli.experiments.scoring import SUCCESS_DEFAULT_TOL
+
+    tol = cfg.success_tol if cfg.success_tol is not None else SUCCESS_DEFAULT_TOL.get(cfg.success)
+    source = "memory file" if cfg.memory is not None else option_text(cfg.patterns)
+    return (
+        f"patterns: {source}; corruption: {option_text(cfg.corruption)}; {cfg.trials} trials x "
+        f"{cfg.num_queries} queries per N; success: {cfg.success}"
+        + (f" (tol {tol:g})" if tol is not None else "")
+    )
+
+
+def summary_table(capacity: pd.DataFrame, cfg: Any) -> Any:
+    """The capacity table as Rich renders it: model, beta, d and capacity never wrap (they fit 80 columns
+    together); the per-trial range and the theory fold onto more lines when the width is short."""
+    from rich import box
     from rich.table import Table
 
-    def num(value: Any, fmt: str = "{:.3g}") -> str:
-        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
-
     table = Table(
-        title=f"capacity: largest N with success >= {cfg.threshold:g} ({cfg.success}), {cfg.trials} trials",
+        title=f"capacity = largest N with success >= {cfg.threshold:g} ({cfg.success})",
         title_justify="left",
-        caption="trials: median \\[min, max] of per-trial capacities; Thm 3: guaranteed N (c); fit: d log N/dd (R^2)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption=setting(cfg)
+        + ". per trial: min-max of the trials' capacities; Thm 3: N guaranteed by Theorem 3 (p = 0.001) "
+        "and its c; 0.138d: Amit et al.; d/2ln d: McEliece et al.",
         caption_justify="left",
     )
-    for name in ("model", "beta", "d", "capacity", "trials", "0.138d", "d/2ln d", "Thm 3", "fit"):
-        # the model name never wraps (it is what a reader looks for); numbers may wrap in a narrow terminal
-        table.add_column(name, justify="left" if name == "model" else "right", no_wrap=name == "model")
+    for name, numeric in (("model", False), ("beta", True), ("d", True), ("capacity", True)):
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
+    table.add_column("per trial", justify="right", overflow="fold", min_width=7)
+    table.add_column("theory", justify="left", overflow="fold", min_width=12)
     for r in capacity.to_dict("records"):
         cap = f"{r['capacity']:,}" + ("+" if str(r["censored"]).startswith("never") else "")
-        thm3 = "-" if math.isnan(r["thm3_n"]) else f"{r['thm3_n']:.3g} ({r['thm3_c']:.3g})"
-        fit = "-" if math.isnan(r["fit_log_slope"]) else f"{r['fit_log_slope']:.3g} ({r['fit_r2']:.2f})"
         table.add_row(
             r["model"],
-            num(r["beta"], "{:g}"),
+            _num(r["beta"], "{:g}"),
             str(r["dim"]),
             cap,
-            f"{r['capacity_trial_median']:g} [{r['capacity_trial_min']:,}, {r['capacity_trial_max']:,}]",
-            num(r["theory_amit_0138d"]),
-            num(r["theory_mceliece_d_2logd"]),
-            thm3,
-            fit,
+            f"{r['capacity_trial_min']:,}-{r['capacity_trial_max']:,}",
+            _theory(r),
         )
-    console.print(table)
-    for note in sorted({r["theory_note"] for r in capacity.to_dict("records") if r["theory_note"]}):
-        console.print(f"note: {note}")
-    censored = [r for r in capacity.to_dict("records") if r["censored"]]
-    for r in censored:
-        console.print(f"note: {r['model']} d={r['dim']}: {r['censored']} (raise n_max or lower n_start)")
-    console.print(f"{computed} cells computed, {resumed} resumed, {seconds:.1f} s; results in {run_dir}")
+    return table
+
+
+def fit_lines(capacity: pd.DataFrame) -> list[str]:
+    """One line per fitted (model, beta): capacity ~ exp(slope d) over the measured dims, with R^2."""
+    lines = []
+    for (model, beta), group in capacity.groupby(["model", "beta"], dropna=False, sort=False):
+        if group.fit_log_slope.notna().any():
+            r = group.iloc[0]
+            dims = ", ".join(str(d) for d in sorted(group.dim))
+            label = model if beta != beta else f"{model} beta={beta:g}"
+            lines.append(
+                f"fit: {label}: capacity ~ exp({r.fit_log_slope:.3g} d) over d = {dims} (R^2 {r.fit_r2:.3f})"
+            )
+    return lines
+
+
+def print_summary(capacity: pd.DataFrame, cfg: Any, seconds: float, computed: int, resumed: int) -> None:
+    """The capacity table with the theory beside it, then the fits over d and the notes."""
+    show(summary_table(capacity, cfg))
+    records = capacity.to_dict("records")
+    for line in fit_lines(capacity):
+        say(line)
+    for note in sorted({r["theory_note"] for r in records if r["theory_note"]}):
+        show(f"note: {note}")
+    for r in (r for r in records if r["censored"]):
+        say(f"note: {r['model']} d={r['dim']}: {r['censored']} (raise n_max or lower n_start)")
+    say(f"{computed} cells computed, {resumed} resumed, {seconds:.1f} s")

@@ -1,7 +1,11 @@
-"""Summary statistics of a memory: norms, separation Delta_i and how many patterns are well separated.
+"""Summary statistics of a memory: norms, separation Delta_i, how many patterns are well separated, and the
+betas where retrieval changes regime.
 
 Delta_i and the well-separated threshold are Section 2 of Ramsauer et al. (2021); beta m_max^2 < 1 is
-Lemma A3's condition for a single global fixed point (``core.theory``).
+Lemma A3's condition for a single global fixed point (``core.theory``). So a memory has two beta scales:
+below 1/m_max^2 every query goes to the average of all patterns; from the well-separated beta on (the
+smallest beta at which every pattern with Delta_i > 0 is well separated) each pattern has a fixed point of
+its own; in between, queries can settle in metastable mixtures of similar patterns.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 import torch
 
 from hopfield_cli.core import theory
+from hopfield_cli.experiments.beta_scales import well_separated_beta
 
 # Above this many patterns the O(N^2 d) separation is estimated on a random sample of rows (each row's
 # Delta_i is still exact: it is compared with ALL patterns), which makes Delta_min an upper bound.
@@ -32,6 +37,10 @@ def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed
         sampled = True
     threshold = theory.well_separated_threshold(n, beta, norm_max)
     m_max = theory.mean_spread(patterns)
+    positive = delta[delta > 0]
+    beta_separated = (
+        well_separated_beta(float(positive.min()), n, norm_max) if positive.numel() else float("inf")
+    )
     return {
         "num_patterns": n,
         "dim": d,
@@ -45,4 +54,8 @@ def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed
         "separation_sampled": sampled,
         "beta": beta,
         "global_fixed_point": bool(beta * m_max**2 < 1.0),
+        "beta_global": 1.0 / m_max**2 if m_max > 0 else float("inf"),
+        "beta_separated": beta_separated,
+        "never_separated": int((delta <= 0).sum()) if n > 1 else 0,
+        "mean_norm": float(torch.linalg.vector_norm(x.double().mean(dim=0))),
     }

@@ -46,6 +46,7 @@ from hopfield_cli.experiments.metastable_table import (
     per_beta_table,
     print_summary,
     save_figures,
+    scan_setting,
 )
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.queries import corrupted, random_points
@@ -249,7 +250,7 @@ def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:
     }
     write_json(work_dir / "summary.json", summary)
     if cfg.plots:
-        save_figures(work_dir, per_beta, scales, n)
+        save_figures(work_dir, per_beta, scales, n, scan_setting(cfg, n, d))
     seconds = time.perf_counter() - started
     write_run_info(work_dir, COMMAND, cfg.seed, device, seconds=seconds, hydra_run_dir=str(run_dir))
     print_summary(per_beta, scales, changes, n, seconds)

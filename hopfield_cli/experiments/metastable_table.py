@@ -12,7 +12,7 @@ import pandas as pd
 
 from hopfield_cli.core.fixed_points import KINDS
 from hopfield_cli.experiments.beta_scales import BetaScales
-from hopfield_cli.report.console import console, key_value_table
+from hopfield_cli.report.console import key_value_table, show
 
 SCAN_KINDS = ("global", "metastable", "single")  # in the order beta meets them
 
@@ -79,6 +79,7 @@ def print_summary(
         collapse_padding=True,
         caption="fractions of queries by kind; k90 median; "
         "energy (Eq. 2) and steps mean; conv = fraction converged",
+        caption_justify="left",
     )
     for name in ("beta", "beta*m_max^2", *SCAN_KINDS, "k90", "energy", "steps", "conv"):
         table.add_column(name, justify="right", no_wrap=True)
@@ -94,7 +95,7 @@ def print_summary(
             f"{r.mean_steps:.1f}",
             f"{r.frac_converged:.2f}",
         )
-    console.print(table)
+    show(table)
     rows: list[tuple[str, Any]] = [
         ("m_max = max ||x_i - m_x||", scales.m_max),
         ("1 / m_max^2 (global fixed point below)", scales.beta_global),
@@ -109,10 +110,22 @@ def print_summary(
         ]
     rows += [(f"dominant {c['from']} -> {c['to']} at beta", c["beta"]) for c in changes]
     rows.append(("seconds", seconds))
-    console.print(key_value_table("theory scales beside the measured transitions", rows))
+    show(key_value_table("theory scales beside the measured transitions", rows))
 
 
-def save_figures(work_dir: Path, per_beta: pd.DataFrame, scales: BetaScales, n: int) -> None:
+def scan_setting(cfg: Any, n: int, d: int) -> str:
+    """The scan's setting in one line, for the figures' captions."""
+    from hopfield_cli.config import option_text
+
+    source = "memory file" if cfg.memory is not None else option_text(cfg.patterns)
+    clusters = f" in {cfg.clusters} clusters (spread {cfg.cluster_spread:g})" if cfg.clusters else ""
+    queries = option_text(cfg.corruption) if cfg.queries == "corrupted" else "random points"
+    return f"N = {n} patterns ({source}{clusters}), d = {d}; {cfg.num_queries} queries per beta: {queries}"
+
+
+def save_figures(
+    work_dir: Path, per_beta: pd.DataFrame, scales: BetaScales, n: int, setting: str = ""
+) -> None:
     """kind_fractions.png and k90_vs_beta.png, with the theory scales marked."""
     from hopfield_cli.report import figures
 
@@ -126,7 +139,7 @@ def save_figures(work_dir: Path, per_beta: pd.DataFrame, scales: BetaScales, n: 
     marks = {k: v for k, v in marks.items() if math.isfinite(v)}
     betas = per_beta["beta"].tolist()
     fractions = {kind: per_beta[f"frac_{kind}"].tolist() for kind in SCAN_KINDS}
-    figures.save_kind_fractions(work_dir / "kind_fractions.png", betas, fractions, marks)
+    figures.save_kind_fractions(work_dir / "kind_fractions.png", betas, fractions, marks, setting)
     figures.save_k90_vs_beta(
         work_dir / "k90_vs_beta.png",
         betas,
@@ -135,4 +148,5 @@ def save_figures(work_dir: Path, per_beta: pd.DataFrame, scales: BetaScales, n: 
         marks,
         per_beta["k90_q25"].tolist(),
         per_beta["k90_q75"].tolist(),
+        setting,
     )

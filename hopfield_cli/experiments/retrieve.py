@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from hopfield_cli.config import option_text
 from hopfield_cli.errors import parse_bytes
 from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
@@ -22,10 +23,13 @@ from hopfield_cli.experiments.families import has_beta, make_model
 from hopfield_cli.experiments.patterns import device_and_dtype, load_or_build
 from hopfield_cli.experiments.scoring import Scored, score
 from hopfield_cli.experiments.warnings import meaning_warnings, warn
-from hopfield_cli.report.console import console, key_value_table
+from hopfield_cli.report.console import key_value_table, show
 from hopfield_cli.report.files import write_json, write_run_info, write_table
 
+# The run's identity first (model, beta, corruption), so tables of many runs concatenate without a join.
+RUN_COLUMNS = ["model", "beta", "corruption"]
 RESULT_COLUMNS = [
+    *RUN_COLUMNS,
     "query_id",
     "target_id",
     "retrieved_id",
@@ -96,30 +100,86 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         criterion=cfg.success,
         tol=cfg.success_tol,
     )
-    table = result_table(scored, x)
+    run_ids = {
+        "model": cfg.model.name,
+        "beta": float(cfg.beta) if has_beta(cfg.model.name) else float("nan"),
+        "corruption": "queries_file" if cfg.queries_file is not None else option_text(cfg.corruption),
+    }
+    table = result_table(scored, x, run_ids)
     write_table(table, run_dir, "results")
     summary = summarise(table, cfg, n, d, time.perf_counter() - started, scored.result.k90_cap)
     write_json(run_dir / "summary.json", summary)
     write_run_info(run_dir, "retrieve", int(cfg.seed), device)
     if pattern_set.image_side is not None:
-        from hopfield_cli.report import figures
-
-        rows = min(int(cfg.grid_rows), queries.shape[0])
-        targets = x.to(scored.states.dtype)[scored.target_ids]
-        figures.save_image_grid(
-            run_dir / "retrieval_grid.png",
-            queries[:rows].float().cpu(),
-            scored.states[:rows].float().cpu(),
-            targets[:rows].float().cpu(),
-            side=pattern_set.image_side,
-            max_rows=rows,
+        centred = "center" in (pattern_set.metadata.get("normalisation"), cfg.normalise) or "standard" in (
+            pattern_set.metadata.get("normalisation"),
+            cfg.normalise,
         )
+        save_grid(run_dir, cfg, queries, scored, x, table, pattern_set.image_side, centred)
     print_summary(summary)
     return table
 
 
-def result_table(scored: Scored, patterns: torch.Tensor) -> pd.DataFrame:
-    """One row per query: target, retrieved pattern, success, error, steps, energies, k90 and fixed-point kind."""
+GRID_FILE = "retrieval_grid.npz"  # the grid's images, for a sweep's figure with a row per beta
+
+
+def grid_setting(n: int, side: int, centred: bool) -> str:
+    return f"memory: {n} images of {side} x {side}" + (
+        "; centred (normalise=center): gray is the mean image" if centred else ""
+    )
+
+
+def save_grid(
+    run_dir: Path,
+    cfg: Any,
+    queries: torch.Tensor,
+    scored: Scored,
+    x: torch.Tensor,
+    table: pd.DataFrame,
+    side: int,
+    centred: bool,
+) -> None:
+    """retrieval_grid.png (query / retrieved / target, each row marked retrieved or not) and its images in
+    retrieval_grid.npz, from which a beta sweep's merge draws one row per beta (``report.sweep_figures``)."""
+    import numpy as np
+
+    from hopfield_cli.report import figures
+    from hopfield_cli.report.files import atomic_write
+
+    rows = min(int(cfg.grid_rows), queries.shape[0])
+    grid = {
+        "query": queries[:rows].float().cpu(),
+        "retrieved": scored.states[:rows].float().cpu(),
+        "target": x.to(scored.states.dtype)[scored.target_ids][:rows].float().cpu(),
+    }
+    ok = table["success"].head(rows).astype(bool).tolist()
+    kinds = table["kind"].head(rows).astype(str).tolist()
+    beta = f"beta = {cfg.beta:g}, " if has_beta(cfg.model.name) else ""
+    figures.save_image_grid(
+        run_dir / "retrieval_grid.png",
+        *grid.values(),
+        side=side,
+        max_rows=rows,
+        row_labels=[f"query {i}\n{kind}" for i, kind in enumerate(kinds)],
+        ok=ok,
+        title=f"{cfg.model.name}, {beta}{option_text(cfg.corruption)}: {sum(ok)} of {rows} retrieved",
+        setting=grid_setting(x.shape[0], side, centred),
+    )
+    arrays = {k: v.numpy() for k, v in grid.items()}
+    arrays.update(success=np.array(ok), kind=np.array(kinds), side=np.array(side), centred=np.array(centred))
+    atomic_write(run_dir / GRID_FILE, lambda tmp: _savez(tmp, arrays))
+
+
+def _savez(tmp: str, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
+    with open(tmp, "wb") as fh:  # a file object: np.savez would add .npz to a name without it
+        np.savez(fh, **arrays)
+
+
+def result_table(scored: Scored, patterns: torch.Tensor, run_ids: dict[str, Any]) -> pd.DataFrame:
+    """One row per query: the run's ``run_ids`` (model, beta, corruption), target, retrieved pattern, success,
+    error, steps, energies, k90 and fixed-point kind."""
     from hopfield_cli.core.fixed_points import fixed_point_kind
 
     result, states = scored.result, scored.states
@@ -134,6 +194,7 @@ def result_table(scored: Scored, patterns: torch.Tensor) -> pd.DataFrame:
     no_weights = float("nan")
     return pd.DataFrame(
         {
+            **{k: [v] * states.shape[0] for k, v in run_ids.items()},
             "query_id": range(states.shape[0]),
             "target_id": scored.target_ids.cpu().numpy(),
             "retrieved_id": scored.nearest_ids.cpu().numpy(),
@@ -162,6 +223,7 @@ def summarise(
     return {
         "model": cfg.model.name,
         "beta": float(cfg.beta),
+        "corruption": str(table["corruption"].iloc[0]) if len(table) else "",
         "num_patterns": int(n),
         "dim": int(d),
         "num_queries": int(len(table)),
@@ -183,7 +245,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["kinds"].items()))
     rows = [
         ("model", summary["model"]),
-        ("beta", summary["beta"]),
+        ("beta", summary["beta"] if has_beta(summary["model"]) else "- (none in this family)"),
+        ("corruption", summary["corruption"]),
         ("N x d", f"{summary['num_patterns']:,} x {summary['dim']:,}"),
         ("queries", summary["num_queries"]),
         (
@@ -196,4 +259,4 @@ def print_summary(summary: dict[str, Any]) -> None:
         ("fixed-point kinds", kinds),
         ("wall time (s)", summary["seconds"]),
     ]
-    console.print(key_value_table("hopfield retrieve", rows))
+    show(key_value_table("hopfield retrieve", rows))

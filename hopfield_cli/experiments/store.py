@@ -18,7 +18,7 @@ from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments.memory_stats import memory_stats
 from hopfield_cli.experiments.patterns import build_patterns, device_and_dtype
 from hopfield_cli.experiments.warnings import meaning_warnings, warn
-from hopfield_cli.report.console import console, key_value_table
+from hopfield_cli.report.console import key_value_table, say, show
 from hopfield_cli.report.files import write_json, write_run_info
 
 
@@ -50,19 +50,33 @@ def run(cfg: Any, run_dir: Path) -> Path:
     stats.update(memory_file=str(out), seconds=round(time.perf_counter() - started, 3))
     write_json(run_dir / "summary.json", stats)
     write_run_info(run_dir, "store", int(cfg.seed), device)
-    sampled = " [sampled]" if stats["separation_sampled"] else ""
-    rows = [
-        ("source", cfg.patterns.name),
-        ("N (patterns)", stats["num_patterns"]),
-        ("d (dimension)", stats["dim"]),
-        ("M = max ||x_i||", stats["M"]),
-        (f"Delta_min (separation){sampled}", stats["delta_min"]),
-        (
-            f"well separated at beta={cfg.beta:g}",
-            f"{stats['well_separated']:,} / {stats['separation_rows']:,}",
-        ),
-        ("global fixed point (beta m_max^2 < 1)", stats["global_fixed_point"]),
-        ("memory file", str(out)),
-    ]
-    console.print(key_value_table("hopfield store", rows))
+    print_summary(stats, cfg.patterns.name, float(cfg.beta), str(out))
     return out
+
+
+def print_summary(stats: dict[str, Any], source: str, beta: float, out: str) -> None:
+    """The memory's size and separation, and its two beta scales (global averaging below 1/m_max^2; every
+    pattern its own fixed point from the well-separated beta on), which say what beta to retrieve with."""
+    sampled = " (sampled)" if stats["separation_sampled"] else ""
+    never = stats["never_separated"]
+    rows = [
+        ("source", source),
+        ("N x d", f"{stats['num_patterns']:,} x {stats['dim']:,}"),
+        ("M = max ||x_i||", stats["M"]),
+        ("m_max = max ||x_i - mean||", stats["m_max"]),
+        (f"Delta_min (separation){sampled}", stats["delta_min"]),
+        ("beta: averaging below 1/m_max^2", stats["beta_global"]),
+        ("beta: well separated from", stats["beta_separated"]),
+        (f"well separated at beta={beta:g}", f"{stats['well_separated']:,} / {stats['separation_rows']:,}"),
+        ("global fixed point (beta m_max^2 < 1)", stats["global_fixed_point"]),
+        ("memory file", out),
+    ]
+    if never:
+        rows.insert(7, ("never well separated (Delta_i <= 0)", f"{never:,} / {stats['separation_rows']:,}"))
+    show(key_value_table("hopfield store", rows))
+    if stats["mean_norm"] > 0.5 * stats["m_max"]:
+        say(
+            f"note: the patterns share a large mean (||mean|| = {stats['mean_norm']:.3g}, m_max = "
+            f"{stats['m_max']:.3g}); normalise=center removes it, so that a masked query is not drawn to "
+            "the patterns with the most overlap with everything (images: see the README)"
+        )

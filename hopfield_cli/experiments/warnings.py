@@ -8,10 +8,9 @@ float32's resolution every softmax is one-hot, so the network is a nearest-patte
 
 from __future__ import annotations
 
-import logging
-import sys
-
 import torch
+
+from hopfield_cli.report.console import say
 
 # beta * (gap between the two largest scores) beyond this: the runner-up weight exp(-gap) is below float32's
 # resolution next to 1, so the softmax is one-hot and the modern update is a nearest-pattern lookup.
@@ -56,8 +55,7 @@ def meaning_warnings(patterns: torch.Tensor, betas: list[float] | None = None) -
 
 
 def warn(lines: list[str]) -> None:
-    """Print each warning as one line on stderr and keep it in the run's log."""
-    log = logging.getLogger("hopfield_cli")
+    """Print each warning as one line on stderr and keep it in the run's log (once: not through the root
+    logger, whose console handler would print it a second time)."""
     for line in lines:
-        print(f"warning: {line}", file=sys.stderr)
-        log.info("warning: %s", line)
+        say(f"warning: {line}", err=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,18 +47,25 @@ def replace_unencodable() -> None:
 
 
 def key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
+    """Two columns, key and value, that keep whole at 80 columns: a long value folds onto more lines
+    (never an ellipsis), a key wraps only at spaces."""
+    from rich import box
+
+    table = Table(title=title, show_header=False, title_justify="left", box=box.SIMPLE, pad_edge=False)
+    table.add_column("what", style="bold", min_width=16)
+    table.add_column("value", justify="right", overflow="fold", min_width=12)
     for key, value in rows:
         table.add_row(key, format_value(value))
     return table
 
 
 def format_value(value: Any) -> str:
+    """A number in full at 4 significant digits (1.234e+05 beyond 10^6), an int with thousands separators."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if value != value:
+            return "-"
         if value == 0 or 1e-3 <= abs(value) < 1e6:
             return f"{value:.4g}"
         return f"{value:.3e}"
@@ -64,55 +74,130 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-# --- progress over sweep cells: a Rich bar with ETA on a terminal, one quiet line at the end otherwise -------
+# --- what a run prints, also kept in its log ---------------------------------------------------------------
+
+# What a run shows (tables, summaries, progress lines, warnings) is also logged here as plain text;
+# ``app/logs`` sends it to the run's ``<command>.log``. It never reaches the root logger (Hydra's console
+# handler would print it a second time, with a timestamp).
+output_log = logging.getLogger("hopfield_cli.output")
+output_log.propagate = False
+output_log.addHandler(logging.NullHandler())
+LOG_WIDTH = 100  # columns of the tables rendered for the log
 
 
-class _Quiet:
-    """Counts cells silently; prints one summary line when the sweep ends (CI logs, batch jobs)."""
+def _plain(renderable: Any, width: int) -> str:
+    """``renderable`` as plain text ``width`` columns wide, without the spaces Rich pads lines with."""
+    text = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    with text.capture() as captured:
+        text.print(renderable)
+    return "\n".join(line.rstrip() for line in captured.get().rstrip("\n").splitlines())
 
-    def __init__(self, description: str, total: int | None):
-        self.description = description
-        self.total = total
-        self.completed = 0
+
+def show(renderable: Any) -> None:
+    """Print a table (or any Rich renderable) on stdout and keep its plain text in the run's log.
+
+    Not on a terminal (a pipe, a batch log) it is printed as that same plain text at the console's width.
+    """
+    if console.is_terminal:
+        console.print(renderable)
+    else:
+        console.out(_plain(renderable, console.width), highlight=False)
+    output_log.info("%s", _plain(renderable, LOG_WIDTH))
+
+
+def say(line: str, err: bool = False) -> None:
+    """Print one line whole (never wrapped: a path copies as one line) on stdout or stderr, and log it."""
+    if err:
+        print(line, file=sys.stderr, flush=True)
+    else:
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+    output_log.info("%s", line)
+
+
+# --- progress over sweep cells: a Rich bar on a terminal; heartbeat lines in logs -----------------------------
+
+HEARTBEAT_SECONDS = 30.0  # a batch log hears from a running sweep at least this often
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}" if minutes else f"{seconds:.1f} s"
+
+
+class Cells:
+    """Progress over a sweep's cells, told three ways: a Rich bar (terminal only), ``note`` lines (a finished
+    series; above the bar, or on stderr), and a heartbeat every ``HEARTBEAT_SECONDS`` naming the cell in
+    flight (on stderr when there is no bar). Notes and heartbeats are also kept in the run's log."""
+
+    def __init__(self, description: str, total: int | None, progress: Progress | None):
+        self.description, self.total, self.completed = description, total, 0
+        self.current = ""
         self.started = time.perf_counter()
+        self.progress = progress
+        self.task = progress.add_task(description, total=total) if progress is not None else None
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="hopfield-heartbeat")
+        self._beat.start()
+
+    def begin(self, what: str) -> None:
+        """The cell now being computed, e.g. ``dense d=128 N=2,048``."""
+        self.current = what
+        if self.progress is not None:
+            self.progress.update(self.task, description=f"{self.description} {what}")
 
     def advance(self, n: int = 1) -> None:
         self.completed += n
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
 
     def set_total(self, total: int | None) -> None:
         self.total = total
+        if self.progress is not None:
+            self.progress.update(self.task, total=total)
+
+    def note(self, line: str) -> None:
+        """A line worth keeping (e.g. a finished series): above the bar, else on stderr; and in the log."""
+        if self.progress is not None:
+            self.progress.console.print(line, soft_wrap=True, markup=False, highlight=False)
+            output_log.info("%s", line)
+        else:
+            say(line, err=True)
+
+    def status(self) -> str:
+        total = f"/{self.total}" if self.total is not None else ""
+        return f"{self.description}: {self.completed}{total} cells, {_elapsed(time.perf_counter() - self.started)}"
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            line = self.status() + (f"; now {self.current}" if self.current else "")
+            if self.progress is None:
+                say(line, err=True)
+            else:
+                output_log.info("%s", line)
 
     def finish(self) -> None:
+        self._stop.set()
+        self._beat.join()
         total = f"/{self.total}" if self.total is not None else ""
         seconds = time.perf_counter() - self.started
-        print(f"{self.description}: {self.completed}{total} cells in {seconds:.1f} s", file=sys.stderr)
-
-
-class _Bar:
-    def __init__(self, progress: Progress, description: str, total: int | None):
-        self.progress = progress
-        self.task = progress.add_task(description, total=total)
-
-    def advance(self, n: int = 1) -> None:
-        self.progress.advance(self.task, n)
-
-    def set_total(self, total: int | None) -> None:
-        self.progress.update(self.task, total=total)
-
-    def finish(self) -> None:
-        pass
+        line = f"{self.description}: {self.completed}{total} cells in {_elapsed(seconds)}"
+        if self.progress is None:
+            say(line, err=True)
+        else:
+            output_log.info("%s", line)
 
 
 @contextmanager
-def cell_progress(description: str, total: int | None = None) -> Iterator[_Bar | _Quiet]:
-    """Yield an object with ``advance()`` and ``set_total()`` (sweeps that grow N adaptively re-estimate)."""
+def cell_progress(description: str, total: int | None = None) -> Iterator[Cells]:
+    """Yield a ``Cells``: ``begin(what)`` before a cell, ``advance()`` after it, ``set_total()`` (sweeps that
+    grow N adaptively re-estimate), ``note(line)`` for a line to keep."""
     err = Console(stderr=True)
     if not err.is_terminal:
-        quiet = _Quiet(description, total)
+        cells = Cells(description, total, None)
         try:
-            yield quiet
+            yield cells
         finally:
-            quiet.finish()
+            cells.finish()
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -123,4 +208,8 @@ def cell_progress(description: str, total: int | None = None) -> Iterator[_Bar |
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=False) as progress:
-        yield _Bar(progress, description, total)
+        cells = Cells(description, total, progress)
+        try:
+            yield cells
+        finally:
+            cells.finish()

@@ -21,7 +21,9 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,10 +131,78 @@ def _finite(value: Any) -> Any:
     return value
 
 
+# --- tables that carry their provenance ----------------------------------------------------------------
+
+PROVENANCE_KEY = "hopfield"  # the Parquet schema metadata key (JSON); pandas also shows it as df.attrs
+_provenance: ContextVar[dict[str, Any] | None] = ContextVar("hopfield_provenance", default=None)
+
+
+@contextmanager
+def provenance(command: str, config: dict[str, Any], seed: Any) -> Iterator[None]:
+    """While a run lasts, every table it writes carries its command, composed config, seed and versions."""
+    token = _provenance.set({"command": command, "config": config, "seed": seed, "versions": versions()})
+    try:
+        yield
+    finally:
+        _provenance.reset(token)
+
+
+def _sweep_provenance(folder: Path) -> dict[str, Any] | None:
+    """A sweep folder's merged tables: the sweep's config and overrides from Hydra's ``multirun.yaml``."""
+    try:
+        from omegaconf import OmegaConf
+
+        cfg = OmegaConf.to_container(OmegaConf.load(folder / "multirun.yaml"), resolve=False)
+    except Exception:  # noqa: BLE001 - no (readable) multirun.yaml: versions only
+        return None
+    if not isinstance(cfg, dict):
+        return None
+    hydra = cfg.pop("hydra", None) or {}
+    overrides = hydra.get("overrides", {}).get("task") if isinstance(hydra, dict) else None
+    return {"command": hydra.get("job", {}).get("name"), "config": cfg, "sweep_overrides": overrides}
+
+
+def table_provenance(folder: Path) -> dict[str, Any]:
+    """What ``write_table`` stores with a table written into ``folder`` now."""
+    meta = _provenance.get() or _sweep_provenance(folder) or {}
+    return {**meta, "versions": meta.get("versions") or versions(), "written_utc": _now()}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _write_parquet(df: pd.DataFrame, tmp: str, meta: dict[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    text = json.dumps(_finite(meta), sort_keys=True, default=str)
+    extra = {
+        PROVENANCE_KEY.encode(): text.encode(),
+        b"PANDAS_ATTRS": json.dumps({PROVENANCE_KEY: json.loads(text)}).encode(),
+    }
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **extra}), tmp)
+
+
+def read_provenance(path: Path | str) -> dict[str, Any]:
+    """The provenance stored in a Parquet file by ``write_table`` ({} when it has none)."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(PROVENANCE_KEY.encode())
+    return json.loads(raw) if raw else {}
+
+
 def write_table(df: pd.DataFrame, run_dir: Path | str, stem: str = "results") -> tuple[Path, Path]:
-    """Write ``df`` as ``<stem>.parquet`` and ``<stem>.csv`` in ``run_dir``, each atomically."""
+    """Write ``df`` as ``<stem>.parquet`` and ``<stem>.csv`` in ``run_dir``, each atomically.
+
+    The Parquet file carries the run's provenance (``provenance``; a sweep folder's: its ``multirun.yaml``) as
+    JSON under the schema metadata key ``hopfield``: command, composed config, seed, package versions, time.
+    ``read_provenance(path)`` reads it back; pandas shows it as ``pd.read_parquet(path).attrs["hopfield"]``.
+    """
     run_dir = Path(run_dir)
-    parquet = atomic_write(run_dir / f"{stem}.parquet", lambda tmp: df.to_parquet(tmp, index=False))
+    meta = table_provenance(run_dir)
+    parquet = atomic_write(run_dir / f"{stem}.parquet", lambda tmp: _write_parquet(df, tmp, meta))
     csv = atomic_write(run_dir / f"{stem}.csv", lambda tmp: df.to_csv(tmp, index=False))
     return parquet, csv
 

@@ -23,7 +23,9 @@ from hopfield_cli.report.files import atomic_write
 
 
 def _label(values: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in values.items()) or "all"
+    """``model=modern beta=8``; a missing value (a family without beta: NaN) is left out."""
+    shown = {k: v for k, v in values.items() if not (v is None or (isinstance(v, float) and v != v))}
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()) or "all"
 
 
 def _lines(ax: Axes, frame: pd.DataFrame, x: str, y: str, by: list[str]) -> None:
@@ -57,8 +59,13 @@ def _capacity(ax: Axes, tables: dict[str, pd.DataFrame], summary: pd.DataFrame, 
         and capacity["dim"].nunique() > 1
     ):
         by = [c for c in ("model", "beta") if c in capacity.columns and capacity[c].nunique() > 1]
-        _lines(ax, capacity, "dim", "capacity", by + _others(params, capacity, "dim", "dims", *by))
-        ax.set(xscale="log", yscale="log", xlabel="dimension d", ylabel="capacity (largest N with success)")
+        by += _others(params, capacity, "dim", "dims", *by)
+        # a family without beta measures the same in every beta job: one line, not one per job
+        _lines(ax, capacity.drop_duplicates([*by, "dim", "capacity"]), "dim", "capacity", by)
+        dims = sorted(capacity["dim"].unique())
+        ax.set(yscale="log", xlabel="dimension d", ylabel="capacity (largest N with success)")
+        ax.set_xticks(dims, [str(d) for d in dims])
+        ax.set_title("Capacity vs dimension across the sweep's jobs", fontsize="medium")
         return True
     results = tables.get("results")
     if results is None or not {"num_patterns", "success_rate"} <= set(results.columns):
@@ -70,6 +77,7 @@ def _capacity(ax: Axes, tables: dict[str, pd.DataFrame], summary: pd.DataFrame, 
     by = [c for c in keys[1:] if rates[c].nunique() > 1]
     _lines(ax, rates, "num_patterns", "success_rate", by + _others(params, rates, *by))
     ax.set(xscale="log", xlabel="stored patterns N", ylabel="success rate", ylim=(-0.02, 1.02))
+    ax.set_title("Success rate vs stored patterns across the sweep's jobs", fontsize="medium")
     return True
 
 
@@ -79,7 +87,8 @@ def _retrieve(ax: Axes, tables: dict[str, pd.DataFrame], summary: pd.DataFrame, 
     if x is None or "success_rate" not in ok.columns:
         return False
     _lines(ax, ok, x, "success_rate", _others(params, ok, x))
-    ax.set(xlabel=x, ylabel="success rate", ylim=(-0.02, 1.02))
+    ax.set(xlabel=x, ylabel="fraction of queries retrieved", ylim=(-0.02, 1.02))
+    ax.set_title(f"Retrieval success vs {x}", fontsize="medium")
     if ok[x].min() > 0 and ok[x].max() / ok[x].min() >= 16:
         ax.set_xscale("log")
     return True
@@ -92,6 +101,7 @@ def _metastable(ax: Axes, tables: dict[str, pd.DataFrame], summary: pd.DataFrame
     by = [p for p in params if p in betas.columns and p != "beta"] or ["job"]
     _lines(ax, betas, "beta", "frac_metastable", by)
     ax.set(xscale="log", xlabel="beta", ylabel="fraction metastable", ylim=(-0.02, 1.02))
+    ax.set_title("Metastable fixed points vs beta, per job", fontsize="medium")
     return True
 
 
@@ -117,10 +127,69 @@ DRAW: dict[str, Callable[..., bool]] = {
 }
 
 
+GRID_FILE = "retrieval_grid.npz"  # written by a retrieve job over an image memory
+ROWS_FILE = "retrieval_by_beta.png"
+
+
+def save_retrieval_rows(
+    sweep_dir: Path, summary: pd.DataFrame, params: list[str], query: int = 0
+) -> Path | None:
+    """An image-memory sweep (``retrieve -m memory=... beta=a,b,c``): one row per job, sorted by beta, showing
+    the same query, what it retrieved and its target, each row marked retrieved or not. None without grids."""
+    import numpy as np
+    import torch
+
+    from hopfield_cli.report.figures import save_image_grid
+
+    rows = []
+    for record in summary.to_dict("records"):
+        grid_file = sweep_dir / str(record["job"]) / GRID_FILE
+        if not grid_file.is_file():
+            continue
+        with np.load(grid_file) as grid:
+            if grid["query"].shape[0] <= query:
+                continue
+            images = [torch.from_numpy(grid[k][query]) for k in ("query", "retrieved", "target")]
+            rows.append((record, images, bool(grid["success"][query]), str(grid["kind"][query])))
+            side, centred = int(grid["side"]), bool(grid["centred"])
+    if len(rows) < 2:
+        return None
+    if "beta" in params:
+        rows.sort(key=lambda r: float(r[0]["beta"]) if _is_number(r[0].get("beta")) else float("inf"))
+    labels = [f"{_label({p: r[0].get(p) for p in params})}\n{r[3]}" for r in rows]
+    query_rows, retrieved, targets = (torch.stack([r[1][i] for r in rows]) for i in range(3))
+    kinds = " -> ".join(dict.fromkeys(r[3] for r in rows))
+    return save_image_grid(
+        sweep_dir / ROWS_FILE,
+        query_rows,
+        retrieved,
+        targets,
+        side,
+        max_rows=len(rows),
+        row_labels=labels,
+        ok=[r[2] for r in rows],
+        title=f"query {query} across the sweep: {kinds}",
+        setting=f"{len(rows)} jobs" + ("; centred images: gray is the mean image" if centred else ""),
+    )
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def save_sweep_figure(
     path: Path, command: str, tables: dict[str, pd.DataFrame], summary: pd.DataFrame, params: list[str]
 ) -> Path | None:
-    """Draw the sweep's figure into ``path`` (temp file + rename); None when there is nothing to draw."""
+    """Draw the sweep's figure into ``path`` (temp file + rename); None when there is nothing to draw.
+
+    A retrieve sweep over an image memory also gets ``retrieval_by_beta.png`` beside it (``save_retrieval_rows``).
+    """
+    if command == "retrieve":
+        save_retrieval_rows(Path(path).parent, summary, params)
     fig = Figure(figsize=(7, 4.5))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -128,7 +197,9 @@ def save_sweep_figure(
     if not drawn:
         return None
     ok = int((summary["status"] == "ok").sum())
-    ax.set_title(f"{command or 'sweep'}: {ok} of {len(summary)} jobs ok", fontsize="medium")
+    if not ax.get_title():
+        ax.set_title(f"{command or 'sweep'}: {ok} of {len(summary)} jobs ok", fontsize="medium")
+    fig.text(0.01, 0.01, f"{command}: {ok} of {len(summary)} jobs ok", fontsize=7, color="0.3")
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))

@@ -71,3 +71,34 @@ def test_run_info_records_seed_versions_and_extras(tmp_path):
     info = json.loads(write_run_info(tmp_path, "store", 7, "cpu", seconds=1.5).read_text())
     assert info["command"] == "store" and info["seed"] == 7 and info["seconds"] == 1.5
     assert info["device"].startswith("cpu") and {"torch", "numpy", "hopfield_cli"} <= set(info["versions"])
+
+
+def test_tables_carry_their_provenance(tmp_path):
+    """Every Parquet file holds the command, config, seed and versions (issue 14), readable without pandas."""
+    import pandas as pd
+
+    from hopfield_cli.report.files import provenance, read_provenance, write_table
+
+    frame = pd.DataFrame({"model": ["modern"], "beta": [8.0], "success": [True]})
+    with provenance("retrieve", {"beta": 8.0, "model": {"name": "modern"}}, 3):
+        parquet, _ = write_table(frame, tmp_path / "run")
+    meta = read_provenance(parquet)
+    assert meta["command"] == "retrieve" and meta["seed"] == 3 and meta["config"]["beta"] == 8.0
+    assert {"torch", "pandas", "hopfield_cli"} <= set(meta["versions"])
+    back = pd.read_parquet(parquet)
+    assert back.attrs["hopfield"]["config"]["model"] == {"name": "modern"}
+    pd.testing.assert_frame_equal(back, frame)
+    # outside a run: versions only; in a sweep folder: the sweep's multirun.yaml
+    parquet, _ = write_table(frame, tmp_path / "plain")
+    assert "config" not in read_provenance(parquet) and read_provenance(parquet)["versions"]
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "multirun.yaml").write_text(
+        "hydra:\n  job:\n    name: retrieve\n  overrides:\n    task:\n    - beta=1,8\nbeta: 8.0\nseed: 0\n"
+    )
+    parquet, _ = write_table(frame, tmp_path / "sweep")
+    meta = read_provenance(parquet)
+    assert (
+        meta["command"] == "retrieve"
+        and meta["sweep_overrides"] == ["beta=1,8"]
+        and meta["config"]["seed"] == 0
+    )

@@ -119,7 +119,7 @@ def drive(command: str, tmp: str, seed: int = 12, kills: int = KILLS) -> None:
     import torch  # noqa: F401
 
     import hopfield_cli.cli  # noqa: F401
-    from hopfield_cli.app import launch, logs, tasks  # noqa: F401
+    from hopfield_cli.app import launch, tasks  # noqa: F401
     from hopfield_cli.experiments import capacity_sweep, metastable_scan  # noqa: F401
 
     args, _ = SWEEPS[command]

@@ -232,6 +232,7 @@ def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:
     with cell_progress(COMMAND, total=len(betas)) as bar, _small_problem_threads(device, work):
         for i, beta in enumerate(betas):
             key = {"beta_index": i, "beta": beta}
+            bar.begin(f"beta={beta:.3g} ({i + 1} of {len(betas)})")
             if cells.get(key) is None:
                 rows = scan_beta(beta, data, queries, target_ids, cfg, device, dtype, budget)
                 cells.add(key, [{"beta_index": i, **r} for r in rows])

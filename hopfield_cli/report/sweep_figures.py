@@ -131,31 +131,51 @@ GRID_FILE = "retrieval_grid.npz"  # written by a retrieve job over an image memo
 ROWS_FILE = "retrieval_by_beta.png"
 
 
-def save_retrieval_rows(
-    sweep_dir: Path, summary: pd.DataFrame, params: list[str], query: int = 0
-) -> Path | None:
+KIND_ORDER = ("global", "metastable", "single")  # the order beta meets them (Section 2 of the paper)
+
+
+def _telling_query(kinds: list[list[str]]) -> int:
+    """The query whose kinds along the sorted jobs pass through most of global -> metastable -> single, in that
+    order (the first such query; 0 when none moves)."""
+
+    def score(q: int) -> int:
+        seen = [k for k in dict.fromkeys(row[q] for row in kinds) if k in KIND_ORDER]
+        return len(seen) if seen == sorted(seen, key=KIND_ORDER.index) else 0
+
+    queries = range(min(len(row) for row in kinds))
+    return max(queries, key=lambda q: (score(q), -q), default=0)
+
+
+def save_retrieval_rows(sweep_dir: Path, summary: pd.DataFrame, params: list[str]) -> Path | None:
     """An image-memory sweep (``retrieve -m memory=... beta=a,b,c``): one row per job, sorted by beta, showing
-    the same query, what it retrieved and its target, each row marked retrieved or not. None without grids."""
+    one query (the one that best shows global -> metastable -> single), what it retrieved and its target, each
+    row marked retrieved or not. None without grids from at least two jobs."""
     import numpy as np
     import torch
 
     from hopfield_cli.report.figures import save_image_grid
 
-    rows = []
+    grids = []
     for record in summary.to_dict("records"):
         grid_file = sweep_dir / str(record["job"]) / GRID_FILE
-        if not grid_file.is_file():
-            continue
-        with np.load(grid_file) as grid:
-            if grid["query"].shape[0] <= query:
-                continue
-            images = [torch.from_numpy(grid[k][query]) for k in ("query", "retrieved", "target")]
-            rows.append((record, images, bool(grid["success"][query]), str(grid["kind"][query])))
-            side, centred = int(grid["side"]), bool(grid["centred"])
-    if len(rows) < 2:
+        if grid_file.is_file():
+            with np.load(grid_file) as grid:
+                grids.append((record, {k: grid[k] for k in grid.files}))
+    if len(grids) < 2:
         return None
     if "beta" in params:
-        rows.sort(key=lambda r: float(r[0]["beta"]) if _is_number(r[0].get("beta")) else float("inf"))
+        grids.sort(key=lambda g: float(g[0]["beta"]) if _is_number(g[0].get("beta")) else float("inf"))
+    query = _telling_query([[str(k) for k in g["kind"]] for _, g in grids])
+    side, centred = int(grids[0][1]["side"]), bool(grids[0][1]["centred"])
+    rows = [
+        (
+            record,
+            [torch.from_numpy(g[k][query]) for k in ("query", "retrieved", "target")],
+            bool(g["success"][query]),
+            str(g["kind"][query]),
+        )
+        for record, g in grids
+    ]
     labels = [f"{_label({p: r[0].get(p) for p in params})}\n{r[3]}" for r in rows]
     query_rows, retrieved, targets = (torch.stack([r[1][i] for r in rows]) for i in range(3))
     kinds = " -> ".join(dict.fromkeys(r[3] for r in rows))

@@ -54,9 +54,9 @@ def command_of(line: str) -> str:
 
 
 def seconds(line: str) -> float:
-    """The time a recipe states in its comment: '(12 s)', '(1.5 min)' or ', 12 s)'."""
+    """The time a recipe states in its comment: '(12 s)', '(1.5 min)' or '(75 s: why)'."""
     comment = re.split(r"\s+#\s", line, maxsplit=1)[1] if re.search(r"\s+#\s", line) else ""
-    found = re.search(r"(\d+(?:\.\d+)?) (s|min)\)", comment)
+    found = re.search(r"\((\d+(?:\.\d+)?) (s|min)[):]", comment)
     assert found, f"no time like '(12 s)' in the comment of: {line}"
     return float(found.group(1)) * (60 if found.group(2) == "min" else 1)
 

@@ -67,7 +67,8 @@ def save_success_curves(
         ax.set_xlabel("N stored patterns")
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("fraction of queries retrieved")
-    axes[-1].legend(fontsize=7, loc="lower left")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="outside right center")  # never over a curve
     fig.suptitle("Retrieval success falls as more patterns are stored", fontsize="medium")
     caption(fig, setting)
     return save(fig, path)

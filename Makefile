@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint bench clean
+.PHONY: help install run test test-fast test-slurm lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -31,14 +31,19 @@ run: install ## Run the main job: a capacity sweep at d=64, beta=8 (writes outpu
 	$(BIN)/hopfield capacity-sweep dim=64 beta=8 $(RUN_ARGS)
 
 test: install ## Run the test suite (in parallel, one worker per core; HYPOTHESIS_PROFILE=wide widens it)
-	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "not slurm" $(PYTEST_ARGS)
 
 test-fast: install ## Run the tests not marked slow (no subprocess, no real signals or launchers)
-	$(BIN)/python -m pytest -q -n auto -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "not slow and not slurm" $(PYTEST_ARGS)
+
+# The script exits 3 where it cannot run (not root, no apt-get): the tests then skip, printing its reason.
+test-slurm: install ## Bring up a one-node SLURM cluster here (root, Debian) and run the tests marked slurm
+	@rc=0; bash scripts/slurm_cluster.sh up || rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
+	$(BIN)/python -m pytest -q -m slurm $(PYTEST_ARGS)
 
 lint: install ## Check style with ruff
-	$(BIN)/ruff check hopfield_cli tests benchmarks
-	$(BIN)/ruff format --check hopfield_cli tests benchmarks
+	$(BIN)/ruff check hopfield_cli hydra_plugins tests benchmarks
+	$(BIN)/ruff format --check hopfield_cli hydra_plugins tests benchmarks
 
 bench: install ## Benchmark the retrieval core against the reference (prints and saves a table)
 	$(BIN)/python benchmarks/bench_core.py

@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 
-from hopfield_cli.app import preflight
+from hopfield_cli.app import preflight, slurm
 from hopfield_cli.app.commands import COMMANDS, Command
 from hopfield_cli.app.compose import compose, config_dir, create_hydra
 from hopfield_cli.errors import UsageError
@@ -114,6 +114,7 @@ def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[st
 
     cfg = compose(hydra, config_name, overrides, multirun=True)
     preflight.check_launcher(cfg)
+    slurm.check_request(cfg)  # a SLURM request no node can meet: refused before anything is queued
     preflight.check_output_folder(cfg, multirun=True)
     preflight.check_sweep(hydra, command, config_name, overrides)
     with sweep_folder(cfg, overrides) as pinned:  # one sweep at a time in the folder

@@ -4,7 +4,8 @@ A sweep is a grid of cells (e.g. one (model, beta, d, N, trial) each). Each fini
 one JSON line to ``cells.jsonl`` (written whole with O_APPEND and fsync'ed, or cut back to where it began when the
 disk fills), and the tidy tables ``<stem>.parquet``/``.csv`` are rewritten from all finished cells atomically
 (temp file + rename). A kill can therefore cost at most the cell in flight: a torn last line is cut off when the
-log is opened again.
+log is opened again, and the tables are rebuilt from the log then (a kill between a cell's line and its tables
+left them a cell short).
 
 ``sweep.json`` holds the fingerprint: the config fields that decide the results, an explicit list declared
 beside each experiment (``RESULT_FIELDS``), so a field that changes nothing (plots, device, an unused family's
@@ -187,6 +188,9 @@ class CellLog:
             parts = [f"{damaged} damaged line{'s' * (damaged != 1)}"] if damaged else []
             parts += [f"{foreign} cell{'s' * (foreign != 1)} of another sweep"] if foreign else []
             _warn(f"{self.path}: {' and '.join(parts)} ignored; those cells are computed again")
+        # A kill between a cell's line and its table rewrite left the tables one cell short: rebuild them from
+        # the log now, so a resume that finds every cell done still ends with complete tables.
+        self.write_tables()
 
     def _parse(self, line: bytes) -> tuple[dict[str, Any] | None, str | None]:
         """A cell record of this sweep, or None and why not ("damaged", "foreign"; None for a blank line)."""

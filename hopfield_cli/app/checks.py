@@ -128,6 +128,8 @@ def footprint_of(command: str, cfg: Any) -> list[Any]:
         from hopfield_cli.experiments.retrieve import footprint
     elif command == "capacity-sweep":
         from hopfield_cli.experiments.capacity_sweep import footprint
+    elif command == "attention-heads":
+        from hopfield_cli.experiments.attention_heads import footprint
     else:
         from hopfield_cli.experiments.metastable_scan import footprint
     return footprint(cfg)
@@ -179,6 +181,7 @@ def check_families(command: str, cfg: Any) -> None:
 def check_resources(command: str, cfg: Any) -> None:
     """Device, dtype, memory_budget, the families' numeric ranges and the memory footprint of the run."""
     if command == "attention-heads":
+        check_memory(footprint_of(command, cfg))
         return
     check_families(command, cfg)
     check_device(cfg)

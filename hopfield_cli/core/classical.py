@@ -72,7 +72,7 @@ def async_sweeps(
             flipped = new != old
             if bool(flipped.any()):
                 if overlaps is not None:
-                    overlaps += (new - old)[:, None] * patterns[:, j][None, :]
+                    overlaps.addr_(new - old, patterns[:, j])  # in place: no (B, N) temporary
                 states[:, j] = new
                 changed |= flipped
         steps += (~converged).long()

@@ -19,7 +19,7 @@ from hopfield_cli.core.base import RetrievalResult
 from hopfield_cli.core.classical import overlap_sweep_result
 from hopfield_cli.core.errors import CoreError
 
-CHUNK_ELEMENTS = 1 << 22  # (B x chunk) temporaries of the field stay under ~32 MiB in float64
+CHUNK_ELEMENTS = 1 << 20  # (B x chunk) temporaries of the field and energy stay under 8 MiB in float64
 LOG_FLOAT64_LIMIT = math.log(torch.finfo(torch.float64).max / 16)  # ~706: N d^n must stay below e^this
 
 
@@ -82,7 +82,11 @@ class DenseAssociativeMemory:
         return self._energy(xi @ x.T).to(states.dtype)
 
     def _energy(self, overlaps: torch.Tensor) -> torch.Tensor:
-        return -self.interaction(overlaps).sum(1)
+        """-sum_i F(x_i^T xi) from the (B, N) overlaps, over pattern chunks (no (B, N) temporary)."""
+        total = torch.zeros(overlaps.shape[0], dtype=overlaps.dtype, device=overlaps.device)
+        for part in pattern_chunks(overlaps.shape[1], overlaps.shape[0]):
+            total -= self.interaction(overlaps[:, part]).sum(1)
+        return total
 
     def retrieve(
         self,

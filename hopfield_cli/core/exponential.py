@@ -59,8 +59,11 @@ class ExponentialMemory:
         return self._energy(xi @ x.T).to(states.dtype)
 
     def _energy(self, overlaps: torch.Tensor) -> torch.Tensor:
-        top, rest = _shifted_lse(overlaps, float(self.beta))
-        return -(top + rest / self.beta)
+        """-lse(beta, X^T xi) from the (B, N) overlaps, over pattern chunks (no (B, N) temporary)."""
+        beta = float(self.beta)
+        parts = [_shifted_lse(overlaps[:, part], beta) for part in pattern_chunks(*overlaps.shape[::-1])]
+        top, rest = _merge(parts, beta)
+        return -(top + rest / beta)
 
     def retrieve(
         self,
@@ -73,14 +76,21 @@ class ExponentialMemory:
         x, xi = patterns.double(), queries.double()
         chunks = list(pattern_chunks(x.shape[0], xi.shape[0]))
         beta = float(self.beta)
+        # two (B, chunk) work buffers for the whole run: the d sweeps allocate nothing of that size, so the
+        # allocator has nothing to fragment (fresh temporaries per chunk made the peak memory vary 2x by run)
+        size = xi.shape[0] * max((p.stop - p.start for p in chunks), default=0)
+        buffers = torch.empty(2, size, dtype=x.dtype, device=x.device)
 
         def field(j: int, states: torch.Tensor, overlaps: torch.Tensor) -> torch.Tensor:
             plus, minus = [], []
             for part in chunks:
                 column = x[part, j]  # (n,)
-                rest = overlaps[:, part] - states[:, j : j + 1] * column  # (B, n) h_ij
-                plus.append(_shifted_lse(rest + column, beta))
-                minus.append(_shifted_lse(rest - column, beta))
+                shape = (states.shape[0], column.shape[0])
+                rest = buffers[0, : shape[0] * shape[1]].view(shape)
+                work = buffers[1, : shape[0] * shape[1]].view(shape)
+                torch.addr(overlaps[:, part], states[:, j], column, alpha=-1, out=rest)  # (B, n) h_ij
+                plus.append(_shifted_lse_(torch.add(rest, column, out=work), beta))
+                minus.append(_shifted_lse_(torch.sub(rest, column, out=work), beta))
             top_plus, lse_plus = _merge(plus, beta)  # (B,) max and beta^-1-free log-sum of the rest
             top_minus, lse_minus = _merge(minus, beta)
             # lse_+ - lse_- = beta (top_+ - top_-) + (lse_plus - lse_minus); the tops are sums of +-1 entries
@@ -100,6 +110,12 @@ def _shifted_lse(values: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch
     """
     top = values.amax(dim=1)
     return top, torch.logsumexp(beta * (values - top[:, None]), dim=1)
+
+
+def _shifted_lse_(values: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``_shifted_lse`` computed in ``values``' own memory (overwritten): log sum_i exp(beta (v_i - m))."""
+    top = values.amax(dim=1)
+    return top, values.sub_(top[:, None]).mul_(beta).exp_().sum(dim=1).log_()
 
 
 def _merge(parts: list[tuple[torch.Tensor, torch.Tensor]], beta: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,8 +7,8 @@ import torch
 from hopfield_cli.core.scaling import plan_scaling
 from hopfield_cli.core.streaming import max_norm
 
-# Entries of a (B x N) block computed at once; 2^24 float32 entries = 64 MiB.
-DEFAULT_BLOCK_ENTRIES = 1 << 24
+# Entries of a (B x N) block computed at once; 2^22 float32 entries = 16 MiB.
+DEFAULT_BLOCK_ENTRIES = 1 << 22
 
 
 def nearest_patterns(
@@ -30,8 +30,9 @@ def nearest_patterns(
     # argmin and ties are unchanged in units where no square overflows or underflows (``scaling``)
     units = plan_scaling(max_norm(patterns), max_norm(states), n, 1.0, dtype=work, acc=work)
     scale = units.down
+    rows = max(1, block_entries // max(1, patterns.shape[1]))
     half_sq = torch.cat(
-        [0.5 * scale(patterns[i : i + (1 << 16)].to(work)).pow(2).sum(dim=1) for i in range(0, n, 1 << 16)]
+        [0.5 * scale(patterns[i : i + rows].to(work)).pow(2).sum(dim=1) for i in range(0, n, rows)]
     )  # (N,)
     best_score = torch.full((b,), -torch.inf, dtype=work, device=states.device)
     best_index = torch.zeros(b, dtype=torch.long, device=states.device)
@@ -39,7 +40,7 @@ def nearest_patterns(
     states_w = scale(states.to(work))
     for start in range(0, n, chunk):
         block = scale(patterns[start : start + chunk].to(work))
-        scores = states_w @ block.T - half_sq[start : start + chunk]  # (B, chunk)
+        scores = (states_w @ block.T).sub_(half_sq[start : start + chunk])  # (B, chunk), one temporary
         value, index = scores.max(dim=1)
         better = value > best_score
         best_score = torch.where(better, value, best_score)

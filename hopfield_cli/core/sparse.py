@@ -16,7 +16,7 @@ point exactly (max_weight = 1, k90 = 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,6 +46,7 @@ def _entmax_function(alpha: float) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda z: entmax.entmax_bisect(z, alpha=alpha, dim=-1)
 
 
+ROW_CHUNK_ELEMENTS = 1 << 20  # (rows x N) score blocks: their float64 copies and sort stay under ~150 MiB
 LINEAR_SCORE = 1e-8  # beta M Q below this: p is uniform to float rounding and E takes its beta -> 0 limit
 
 
@@ -109,16 +110,21 @@ class SparseHopfield:
         ``LINEAR_SCORE``, p is uniform to rounding and E is its limit -mean_i z_i + 1/2 xi^T xi + 1/2 M^2.
         """
         alpha, n = self.alpha, patterns.shape[0]
-        z = (states @ patterns.T).double()  # (B, N)
         sq = 0.5 * states.double().pow(2).sum(1) + 0.5 * norm_max_sq
-        if beta * norm_max_sq**0.5 * max_norm(states) <= LINEAR_SCORE:
-            return -z.mean(1) + sq
-        p = self._weights(z, beta)
-        if alpha == 2.0:
-            deficit = 0.5 * ((p - 1.0 / n) ** 2).sum(1)
-        else:
-            deficit = ((p.clamp(min=0) ** alpha).sum(1) - n ** (1 - alpha)) / (alpha * (alpha - 1))
-        return -(p * z).sum(1) + deficit / beta + sq
+        linear = beta * norm_max_sq**0.5 * max_norm(states) <= LINEAR_SCORE
+        out = torch.empty(states.shape[0], dtype=torch.float64, device=states.device)
+        for rows in row_chunks(states.shape[0], n):
+            z = (states[rows] @ patterns.T).double()  # (rows, N)
+            if linear:
+                out[rows] = -z.mean(1)
+                continue
+            p = self._weights(z, beta)
+            if alpha == 2.0:
+                deficit = 0.5 * ((p - 1.0 / n) ** 2).sum(1)
+            else:
+                deficit = ((p.clamp(min=0) ** alpha).sum(1) - n ** (1 - alpha)) / (alpha * (alpha - 1))
+            out[rows] = -(p * z).sum(1) + deficit / beta
+        return out + sq
 
     def energy(self, patterns: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """E(xi) = -(1/beta) Psi*(beta X^T xi) + 1/2 xi^T xi + (1/beta) H_max + 1/2 M^2 (module docstring)."""
@@ -138,7 +144,7 @@ class SparseHopfield:
         patterns, beta, eps = units.down(patterns), units.beta, units.length(eps)
         states = units.down(queries).clone()
         norm_max_sq = _norm_max_sq(patterns)
-        batch = states.shape[0]
+        batch, n = states.shape[0], patterns.shape[0]
         steps = torch.zeros(batch, dtype=torch.int64, device=states.device)
         converged = torch.zeros(batch, dtype=torch.bool, device=states.device)
         energies = [self._energy(patterns, states, beta, norm_max_sq)]
@@ -146,7 +152,9 @@ class SparseHopfield:
             if bool(converged.all()):
                 break
             frozen = converged.clone()
-            moved = self._weights(states @ patterns.T, beta) @ patterns
+            moved = torch.cat(
+                [self._weights(states[r] @ patterns.T, beta) @ patterns for r in row_chunks(batch, n)]
+            )
             states_new = torch.where(frozen[:, None], states, moved)
             converged |= (states_new - states).norm(dim=1) <= eps
             states = states_new
@@ -154,17 +162,28 @@ class SparseHopfield:
             energies.append(
                 torch.where(frozen, energies[-1], self._energy(patterns, states, beta, norm_max_sq))
             )
-        p = self._weights(states @ patterns.T, beta)
+        max_weight, k = [], []
+        for r in row_chunks(batch, n):
+            p = self._weights(states[r] @ patterns.T, beta)
+            max_weight.append(p.max(dim=1).values)
+            k.append(k90(p))
         return RetrievalResult(
             states=units.up(states),
             steps=steps,
             energies=units.squared_up(pad_energies(torch.stack(energies, dim=1), update_steps_max)),
             converged=converged,
-            max_weight=p.max(dim=1).values,
-            k90=k90(p),
+            max_weight=torch.cat(max_weight),
+            k90=torch.cat(k),
         )
 
 
 def _norm_max_sq(patterns: torch.Tensor) -> float:
     """M^2 = max_i x_i^T x_i (exact for +-1 entries, unlike the square of a rounded norm)."""
     return float((patterns * patterns).sum(1).max())
+
+
+def row_chunks(batch: int, n_patterns: int) -> Iterator[slice]:
+    """Slices over the B queries so that every (rows, N) score block stays under ``ROW_CHUNK_ELEMENTS``."""
+    size = max(1, ROW_CHUNK_ELEMENTS // max(1, n_patterns))
+    for start in range(0, batch, size):
+        yield slice(start, min(start + size, batch))

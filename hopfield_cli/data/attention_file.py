@@ -26,7 +26,12 @@ from hopfield_cli.errors import UsageError
 NAMES = ("attentions", "attention")
 SUFFIXES = (".safetensors", ".npy", ".pt", ".pth")
 ROW_SUM_TOL = 1e-3
-ROWS_PER_BLOCK = 1 << 16  # rows of probabilities checked (or measured) at a time
+BLOCK_ELEMENTS = 1 << 22  # probabilities checked (or measured: a sort with int64 indices) at a time
+
+
+def rows_per_block(n_keys: int) -> int:
+    """Rows of ``n_keys`` probabilities per block: at most ``BLOCK_ELEMENTS`` entries (~16 MiB of float32)."""
+    return max(1, BLOCK_ELEMENTS // max(1, n_keys))
 
 
 def load_attention(path: str | Path, field: str = "attention") -> torch.Tensor:
@@ -72,8 +77,9 @@ def _where(index: int, shape: tuple[int, ...]) -> str:
 def check_rows(probs: torch.Tensor, name: str, field: str = "attention") -> None:
     """Refuse rows with NaN/inf, negative entries, or a sum off 1 by more than ROW_SUM_TOL; name the first."""
     rows = probs.reshape(-1, probs.shape[-1])
-    for start in range(0, rows.shape[0], ROWS_PER_BLOCK):
-        block = rows[start : start + ROWS_PER_BLOCK]
+    step = rows_per_block(rows.shape[1])
+    for start in range(0, rows.shape[0], step):
+        block = rows[start : start + step]
         bad = (~torch.isfinite(block)).any(dim=1)
         if bad.any():
             where = _where(start + int(bad.nonzero()[0]), tuple(probs.shape))

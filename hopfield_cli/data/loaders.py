@@ -35,14 +35,20 @@ def load_matrix(path: str | os.PathLike, field: str = "patterns.path") -> torch.
 
 
 def as_pattern_matrix(data: np.ndarray | torch.Tensor, field: str, what: str = "array") -> torch.Tensor:
-    """Check that ``data`` is a finite, real, non-empty 2-D array and return it as float32 (N, d)."""
+    """Check that ``data`` is a finite, real, non-empty 2-D array and return it as float32 (N, d).
+
+    float32 data is used as it is (no copy); float64 is checked in float64 before it is narrowed, so values
+    beyond float32's range are named; float8, float16 and integers are widened to float32.
+    """
     if isinstance(data, np.ndarray):
         kind = data.dtype.kind
         if kind == "c":
             raise UsageError(field, f"{what} has complex dtype {data.dtype}; expected real numbers")
         if kind not in "biuf":
             raise UsageError(field, f"{what} has non-numeric dtype {data.dtype}; expected real numbers")
-        tensor = torch.from_numpy(np.array(data, dtype=np.float64 if kind == "f" else np.float32, order="C"))
+        wide = kind == "f" and data.dtype.itemsize > 4  # float64 (or longer): narrowed after the checks
+        target = np.float64 if wide else (data.dtype if kind == "f" else np.float32)
+        tensor = torch.from_numpy(np.asarray(data, dtype=target, order="C"))  # keeps a 0-d shape
     elif isinstance(data, torch.Tensor):
         if data.is_complex():
             raise UsageError(field, f"{what} has complex dtype {data.dtype}; expected real numbers")
@@ -69,9 +75,10 @@ def as_pattern_matrix(data: np.ndarray | torch.Tensor, field: str, what: str = "
         raise UsageError(field, f"{what} is empty: shape {tuple(tensor.shape)}")
     if tensor.is_floating_point():
         _require_finite(tensor, field, what, "")
+    narrowed = tensor.dtype == torch.float64
     out = tensor.to(torch.float32).contiguous()
-    # float64 values beyond float32's range become inf on conversion.
-    _require_finite(out, field, what, " after conversion to float32 (values beyond +-3.4e38)")
+    if narrowed:  # float64 values beyond float32's range become inf on conversion.
+        _require_finite(out, field, what, " after conversion to float32 (values beyond +-3.4e38)")
     return out
 
 
@@ -79,11 +86,22 @@ def _is_integer(dtype: torch.dtype) -> bool:
     return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
 
 
+FINITE_ROWS_ELEMENTS = 1 << 22  # rows checked at a time: the boolean mask stays a few MiB
+
+
 def _require_finite(tensor: torch.Tensor, field: str, what: str, note: str) -> None:
-    bad = ~torch.isfinite(tensor)
-    count = int(bad.sum())
+    """Refuse NaN/inf, counting them and naming the first (row, column); checked in row blocks."""
+    step = max(1, FINITE_ROWS_ELEMENTS // max(1, tensor.shape[1]))
+    count, first = 0, None
+    for start in range(0, tensor.shape[0], step):
+        bad = ~torch.isfinite(tensor[start : start + step])
+        found = int(bad.sum())
+        if found and first is None:
+            row, col = (int(i) for i in bad.nonzero()[0])
+            first = (start + row, col)
+        count += found
     if count:
-        row, col = (int(i) for i in bad.nonzero()[0])
+        row, col = first
         raise UsageError(
             field,
             f"{what} has {count} non-finite value(s) (NaN or inf){note}; the first at row {row}, column {col} (0-based)",
@@ -105,6 +123,15 @@ def require_folder(path: str | os.PathLike, field: str) -> Path:
     return p
 
 
+def image_files(folder: str | os.PathLike, field: str = "patterns.path") -> list[Path]:
+    """The PNG/JPEG files of ``folder`` (the patterns ``load_images`` reads), sorted by name."""
+    root = require_folder(folder, field)
+    return sorted(
+        (f for f in root.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()),
+        key=lambda f: f.name,
+    )
+
+
 def load_images(
     folder: str | os.PathLike, side: int = 64, field: str = "patterns.path"
 ) -> tuple[torch.Tensor, list[str]]:
@@ -120,11 +147,8 @@ def load_images(
     side_field = field.rsplit(".", 1)[0] + ".side" if "." in field else "side"
     if isinstance(side, bool) or not isinstance(side, int) or side < 1:
         raise UsageError(side_field, f"must be a positive integer, got {side!r}")
-    root = require_folder(folder, field)
-    files = sorted(
-        (f for f in root.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()),
-        key=lambda f: f.name,
-    )
+    files = image_files(folder, field)
+    root = Path(folder).expanduser()
     if not files:
         raise UsageError(field, f"no PNG or JPEG images in {root}")
     rows = np.empty((len(files), side * side), dtype=np.float32)

@@ -152,18 +152,44 @@ def zipfile_magic(p: Path) -> bool:
         return fh.read(4) == b"PK\x03\x04"
 
 
-def header_shape(path: str | os.PathLike, field: str, names: tuple[str, ...]) -> tuple[int, ...] | None:
-    """The shape of the array ``read_array`` would return, from the file's header alone (cheap), or None for
-    formats without one (.csv, .pt): their size is bounded by the file's size. Raises what ``read_array``
-    would for a header that is malformed or claims more data than the file holds."""
+def header_info(path: str | os.PathLike, field: str, names: tuple[str, ...]) -> tuple[tuple[int, ...], int]:
+    """(shape, bytes per stored entry) of the array ``read_array`` would return, from the file's header alone:
+    .npy and .safetensors headers, a .pt file's pickle with its storages mapped (not read), a .csv's lines and
+    first row (a bound; its cells are parsed into float64). Raises what ``read_array`` would for a header that
+    is malformed or claims more data than the file holds; a legacy .pt is bounded by its size."""
     p = require_file(path, field)
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        return npy_header(p, field)[0]
+        shape, dtype = npy_header(p, field)
+        return shape, dtype.itemsize
     if suffix == ".safetensors":
         with _open_safetensors(p, field) as fh:
-            return tuple(fh.get_slice(_safetensors_key(p, field, list(fh.keys()), names)).get_shape())
-    return None
+            entry = fh.get_slice(_safetensors_key(p, field, list(fh.keys()), names))
+            return tuple(entry.get_shape()), _SAFETENSORS_BYTES.get(entry.get_dtype(), 8)
+    if suffix == ".csv":
+        return _csv_shape(p), 8
+    try:  # a zip-format file maps its storages: only the small pickle is read
+        obj = torch.load(p, weights_only=True, map_location="cpu", mmap=True)
+        tensor = _pick_torch(obj, p, field, names, sequences=True)
+    except Exception:  # legacy or damaged: read_array reports the damage; bounded by the size meanwhile
+        return (max(1, p.stat().st_size // 4),), 4
+    if isinstance(tensor, list):
+        return (len(tensor), *tensor[0].shape), tensor[0].element_size()
+    return tuple(tensor.shape), tensor.element_size()
+
+
+_SAFETENSORS_BYTES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2}
+
+
+def _csv_shape(p: Path) -> tuple[int, int]:
+    """(lines, cells of the first line): an upper bound of a CSV's rows and its width, by one streaming pass."""
+    lines, first = 0, b""
+    with open(p, "rb") as fh:
+        while block := fh.read(1 << 20):
+            if not first:
+                first = block.split(b"\n", 1)[0]
+            lines += block.count(b"\n")
+    return max(lines, 1), first.count(b",") + 1
 
 
 def _read_npy(p: Path, field: str) -> np.ndarray:
@@ -295,10 +321,17 @@ def _is_tensor_list(obj: object) -> bool:
 def _read_torch(
     p: Path, field: str, names: tuple[str, ...], sequences: bool
 ) -> torch.Tensor | list[torch.Tensor]:
+    return _pick_torch(safe_torch_load(p, field), p, field, names, sequences)
+
+
+def _pick_torch(
+    obj: object, p: Path, field: str, names: tuple[str, ...], sequences: bool
+) -> torch.Tensor | list[torch.Tensor]:
+    """The tensor (or, with ``sequences``, list of tensors) a loaded .pt object holds, as ``read_array`` says."""
+
     def accepted(obj: object) -> bool:
         return isinstance(obj, torch.Tensor) or (sequences and _is_tensor_list(obj))
 
-    obj = safe_torch_load(p, field)
     if accepted(obj):
         return list(obj) if isinstance(obj, (list, tuple)) else obj
     wanted = f"a tensor{', a list of tensors' if sequences else ''} or a dict with '{names[0]}'"

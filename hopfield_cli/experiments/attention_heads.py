@@ -11,6 +11,7 @@ The attention file is read and checked by ``data.attention_file.load_attention``
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ import torch
 
 from hopfield_cli.config.commands import AttentionHeadsConfig
 from hopfield_cli.core.fixed_points import HEAD_CLASSES, head_class, k90
-from hopfield_cli.data.attention_file import ROWS_PER_BLOCK, load_attention
+from hopfield_cli.data.attention_file import load_attention, rows_per_block
+from hopfield_cli.experiments.footprint import ROW_BYTES, Term
 from hopfield_cli.report.console import show
 from hopfield_cli.report.files import write_json, write_run_info, write_table
 
@@ -28,10 +30,28 @@ HEAD_STEM = "attention_heads"
 QUERY_STEM = "attention_queries"
 
 
+def footprint(cfg: AttentionHeadsConfig) -> list[Term]:
+    """The probabilities as read (their shape from the file's header) and as float32, the k90 sort of one
+    block of rows, and one table row per query."""
+    from hopfield_cli.data.attention_file import BLOCK_ELEMENTS, NAMES
+    from hopfield_cli.data.readers import header_info
+
+    if cfg.attention is None:
+        return []
+    shape, stored = header_info(cfg.attention, "attention", NAMES)
+    entries, queries = math.prod(shape), math.prod(shape[:-1]) if len(shape) > 1 else 1
+    return [
+        Term("attention", entries * (stored + 4), f"{entries:,} probabilities {tuple(shape)}"),
+        Term("attention", min(entries, BLOCK_ELEMENTS) * 32, "k90 of one block of rows"),
+        Term("attention", queries * ROW_BYTES, f"{queries:,} query rows"),
+    ]
+
+
 def query_k90(probs: torch.Tensor) -> torch.Tensor:
     """k per query, (L, H, Q) int64: the smallest number of largest probabilities reaching 90% of the row."""
     rows = probs.reshape(-1, probs.shape[-1])
-    out = torch.cat([k90(rows[s : s + ROWS_PER_BLOCK]) for s in range(0, rows.shape[0], ROWS_PER_BLOCK)])
+    step = rows_per_block(rows.shape[1])
+    out = torch.cat([k90(rows[s : s + step]) for s in range(0, rows.shape[0], step)])
     return out.reshape(probs.shape[:3])
 
 

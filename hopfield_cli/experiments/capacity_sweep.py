@@ -231,33 +231,29 @@ def sweep_dims(cfg: Any, fixed: torch.Tensor | None) -> list[int]:
 
 
 def footprint(cfg: Any) -> list[fp.Term]:
-    """The cells of one d at a time (the largest d decides): the stored prefix at N = n_max with the kept
-    rows (``CACHE_BYTES``), one block being drawn, the queries and each family's working arrays."""
-    if not fp.generated(cfg):
-        return []
-    n, elem, b = int(cfg.n_max), fp.elem_bytes(cfg.dtype), int(cfg.num_queries)
+    """The cells of one d at a time (the largest d decides): the stored patterns at N = n_max (a file's N and d
+    from its header) with the kept rows (``CACHE_BYTES``), one block being drawn, the queries, the nearest-pattern
+    search and every family's working arrays (``experiments.footprint``)."""
+    b, steps = int(cfg.num_queries), int(cfg.update_steps_max)
     dim_field = "dims" if cfg.dims else "dim"
+    fixed = not fp.generated(cfg)
     worst: list[fp.Term] = []
-    for d in (int(x) for x in (cfg.dims or [cfg.dim])):
-        cache = min(CACHE_BYTES, int(cfg.trials) * n * d * 4)
+    for d in [None] if fixed else [int(x) for x in (cfg.dims or [cfg.dim])]:
+        src = fp.source(cfg, int(cfg.n_max), d)
+        n, d = src.n, src.d
+        n_field = src.field if fixed else ("n_max" if n >= d else dim_field)
+        drawn = 0 if fixed else BLOCK_ROWS * d * src.per + min(CACHE_BYTES, int(cfg.trials) * n * d * 4)
         terms = [
-            fp.Term(
-                "n_max" if n >= d else dim_field,
-                n * d * (2 * elem + 4) + cache,
-                f"{n:,} x {d:,} patterns (N = n_max)",
-            ),
-            fp.Term(
-                dim_field,
-                BLOCK_ROWS * d * fp.GENERATE_BYTES,
-                f"{BLOCK_ROWS:,} x {d:,} block of drawn patterns",
-            ),
-            fp.Term("num_queries", b * d * 4 * 5, f"{b:,} x {d:,} queries"),
+            src.term() if fixed else fp.Term(n_field, n * d * 8, f"{n:,} x {d:,} patterns (N = n_max)"),
+            fp.Term(dim_field, drawn, f"{BLOCK_ROWS:,} x {d:,} block being drawn and the kept rows"),
+            *fp.prepare_terms(cfg, src),
+            fp.queries_term(b, d, steps),
+            fp.nearest_term(n),
         ]
+        if fixed:
+            terms.append(fp.Term(n_field, n * d * fp.DUPLICATE_BYTES, "duplicate check"))
         for model in dict.fromkeys(cfg.models):
-            terms += [
-                fp.Term(dim_field if t.field == "dim" else t.field, t.bytes, t.what)
-                for t in fp.model_terms(model, n, d, b, elem, "n_max")
-            ]
+            terms += fp.model_terms(model, n, d, b, cfg, n_field)
         if sum(t.bytes for t in terms) > sum(t.bytes for t in worst):
             worst = terms
     return worst

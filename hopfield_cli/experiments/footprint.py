@@ -1,19 +1,31 @@
-"""Memory footprint of a run, estimated from its config before anything is allocated.
+"""Memory footprint of a run, estimated from its config (and its input files' headers) before anything is allocated.
 
-Each term is one large array, in bytes, with the config field that sets its size, so a run that cannot fit
-ends in one line naming the field to lower (``app/checks``). The per-command estimates live in the
-experiments' modules (``footprint(cfg)``); the per-family working memory lives here, measured on the code
-paths of ``core/``.
+Each term is one large array or working set, in bytes, with the config field that sets its size, so a run that
+cannot fit ends in one line naming the field to lower (``app/checks``). The terms are summed: freed memory is
+not always returned to the system between the phases of a run (the allocator keeps it), so phases are not
+assumed to reuse each other's memory. The per-command estimates live in the experiments' modules
+(``footprint(cfg)``); what every command shares lives here: the stored patterns of each input path (drawn,
+a memory file, a pattern file, images; their size from the file's header, ``source``) and each family's
+working memory (``model_terms``). The per-entry constants were measured with ``ru_maxrss`` on the code paths
+they name (``tests/hardening/test_footprint.py`` checks the sums against measured peaks).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-GENERATE_BYTES = 16  # random patterns: int64 draws (8) -> float32 (4) -> +-1 (4)
-STATS_BYTES = 8  # float64 copies of the patterns for norms and separation (store, metastable-scan)
+# Peak bytes per entry of an (N, d) pattern matrix while it is made or read, the float32 result included.
+GENERATE_BYTES = {"binary": 12, "gaussian": 8, "sphere": 20, "correlated": 16}  # data.patterns
+LOAD_BYTES = {"memory": 10, "narrow": 9, "wide": 18, "csv": 64, "images": 12}  # narrow: <= 4 bytes stored
+STATS_BYTES = 12  # the summary's float64 statistics, or the memory file's bytes and checksum (store, scans)
+DUPLICATE_BYTES = 8  # experiments.warnings: the rows sorted as bytes
 ROW_BYTES = 256  # one result row in memory: pandas columns, JSON line, CSV/Parquet buffers
+NEAREST_BYTES = 2 * 4 * (1 << 22)  # core.nearest: one (B, chunk) float32 block and its pattern rows
+FIELD_CHUNK = 1 << 20  # core.dense.CHUNK_ELEMENTS: the binary families' (B, chunk) float64 temporaries
+SPARSE_CHUNK = 1 << 20  # core.sparse.ROW_CHUNK_ELEMENTS
+SPARSE_BYTES = 120  # per entry of one sparse row block: scores, sort, entmax and the float64 energy
 
 
 @dataclass(frozen=True)
@@ -34,22 +46,130 @@ def elem_bytes(dtype: str) -> int:
     return 8 if dtype == "float64" else 4
 
 
-def model_terms(model: str, n: int, d: int, b: int, elem: int, n_field: str) -> list[Term]:
-    """What a family holds beyond patterns and queries (core/*.py)."""
-    if model == "modern":  # streamed: the score block is capped by memory_budget, so only states count
-        return [Term("num_queries", b * d * (2 * elem + 3 * max(elem, 4)), f"{b:,} x {d:,} states")]
-    if model == "classical":
-        if n > d:  # the Hebbian weights d x d (core/classical.py)
-            return [Term("dim", d * d * elem, f"{d:,} x {d:,} Hebbian weights")]
-        return [Term("num_queries" if b >= n else n_field, b * n * elem, f"{b:,} x {n:,} overlaps")]
-    copies = (
-        4 if model == "sparse" else 2
-    )  # sparse sorts the scores; dense/exponential keep scores + F(scores)
-    return [
-        Term("num_queries" if b >= n else n_field, copies * b * n * elem, f"{b:,} x {n:,} scores ({model})")
-    ]
-
-
 def generated(cfg: Any) -> bool:
     """Whether the patterns are drawn (their size comes from the config, not from a file)."""
     return getattr(cfg, "memory", None) is None and cfg.patterns.name not in ("file", "images")
+
+
+@dataclass(frozen=True)
+class Source:
+    """The stored patterns of a run: N x d, the peak bytes per entry while made or read, and the field."""
+
+    n: int
+    d: int
+    per: int
+    field: str
+    what: str
+
+    def term(self) -> Term:
+        if self.field == "num_patterns":
+            return patterns_term("num_patterns", self.n, self.d, self.per, f"patterns ({self.what})")
+        return Term(self.field, self.n * self.d * self.per, f"{self.n:,} x {self.d:,} patterns ({self.what})")
+
+
+def source(cfg: Any, n: int | None = None, d: int | None = None) -> Source:
+    """The run's stored patterns, their size from the config (drawn: ``n`` x ``d``, by default num_patterns x
+    dim) or from the input file's header (``data.readers.header_info``; images: the files x side^2)."""
+    from hopfield_cli.data.readers import header_info
+
+    if getattr(cfg, "memory", None) is not None:
+        shape, _ = header_info(cfg.memory, "memory", ("patterns",))
+        return Source(*_matrix(shape), LOAD_BYTES["memory"], "memory", "memory file")
+    spec = cfg.patterns
+    if spec.name == "images":
+        from hopfield_cli.data.loaders import image_files
+
+        count = len(image_files(spec.path, "patterns.path"))
+        return Source(count, int(spec.side) ** 2, LOAD_BYTES["images"], "patterns.path", "images")
+    if spec.name == "file":
+        path = Path(spec.path).expanduser()
+        shape, stored = header_info(path, "patterns.path", ("patterns",))
+        kind = "csv" if path.suffix.lower() == ".csv" else ("wide" if stored > 4 else "narrow")
+        return Source(*_matrix(shape), LOAD_BYTES[kind], "patterns.path", f"{path.suffix} file")
+    n = int(cfg.num_patterns if n is None else n)
+    d = int(cfg.dim if d is None else d)
+    return Source(n, d, GENERATE_BYTES.get(spec.name, 20), "num_patterns", f"drawn {spec.name}")
+
+
+def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(N, d) of a 2-D shape; a 1-D bound (a legacy .pt) counts as one column; other shapes are refused when
+    read, so they cost nothing here."""
+    if len(shape) == 1:
+        return int(shape[0]), 1
+    return (int(shape[0]), int(shape[1])) if len(shape) == 2 else (0, 0)
+
+
+def queries_term(b: int, d: int, steps: int) -> Term:
+    """Queries with their states, moves and energies (B, T + 1), and the result rows."""
+    return Term(
+        "num_queries",
+        b * d * 4 * 5 + b * (steps + 1) * 8 + b * ROW_BYTES,
+        f"{b:,} x {d:,} queries, their states and result rows",
+    )
+
+
+def nearest_term(n: int) -> Term:
+    """core.nearest: the half squared norms (N,) and one score block."""
+    return Term("num_queries", NEAREST_BYTES + n * 8, "nearest-pattern search")
+
+
+def modern_block(n: int, b: int, cfg: Any) -> int:
+    """Bytes of the modern network's largest score block, as ``core.budget`` plans it for this run."""
+    from hopfield_cli.core.budget import plan_chunks, resolve_budget
+    from hopfield_cli.errors import parse_bytes
+
+    budget = resolve_budget(parse_bytes(getattr(cfg, "memory_budget", None)), "cpu")
+    dtype = _torch_dtype(cfg.dtype)
+    return max(
+        plan_chunks(max(n, 1), max(b, 1), dtype=dtype, memory_budget=budget, with_stats=stats).block_bytes
+        for stats in (False, True)
+    )
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    return getattr(torch, name)
+
+
+def model_terms(model: str, n: int, d: int, b: int, cfg: Any, n_field: str) -> list[Term]:
+    """What a family holds beyond patterns and queries (core/*.py), for B queries against N patterns."""
+    elem = elem_bytes(cfg.dtype)
+    bn_field = "num_queries" if b >= n else n_field
+    if model == "modern":  # streamed: one score block as planned for this budget, and the states
+        block = modern_block(n, b, cfg)
+        return [
+            Term("num_queries", b * d * (2 * elem + 3 * max(elem, 4)), f"{b:,} x {d:,} states"),
+            Term("memory_budget" if block > (1 << 26) else bn_field, block, "one block of scores (modern)"),
+        ]
+    if model == "sparse":  # row blocks of (rows x N) scores: their entmax, sort and float64 energy
+        block = min(b * n, max(n, SPARSE_CHUNK))
+        return [Term(bn_field, block * SPARSE_BYTES, f"{b:,} x {n:,} scores in row blocks (sparse)")]
+    copies = [Term("dim" if d > n else n_field, n * d * 8, f"{n:,} x {d:,} float64 patterns ({model})")]
+    if model == "classical":
+        if n > d:  # the Hebbian weights d x d and the product X^T X (core/classical.py)
+            return copies + [Term("dim", 2 * d * d * 8, f"{d:,} x {d:,} Hebbian weights")]
+        return copies + [Term(bn_field, 3 * b * n * 8, f"{b:,} x {n:,} overlaps and their squares")]
+    # dense, exponential: the (B, N) float64 overlaps, the field's chunked temporaries, and as much again for
+    # what the allocator keeps of the sweeps' many chunk-sized blocks (measured: up to 2x the overlaps)
+    chunk = min(b * n, max(n, FIELD_CHUNK))
+    return copies + [
+        Term(bn_field, 2 * b * n * 8, f"{b:,} x {n:,} float64 overlaps ({model})"),
+        Term(bn_field, 12 * chunk * 8, f"field temporaries ({model})"),
+    ]
+
+
+def prepare_terms(cfg: Any, src: Source) -> list[Term]:
+    """normalise and binarise make new copies of the patterns (``experiments.patterns.prepare``)."""
+    copies = (2 if getattr(cfg, "normalise", "none") != "none" else 0) + (
+        1 if getattr(cfg, "binarise", False) else 0
+    )
+    if not copies:
+        return []
+    return [
+        Term(
+            src.field if src.field != "num_patterns" else "num_patterns",
+            src.n * src.d * 4 * (copies + 1),
+            "normalised/binarised copies",
+        )
+    ]

@@ -85,20 +85,23 @@ RESULT_FIELDS = (
 
 
 def footprint(cfg: MetastableScanConfig) -> list[fp.Term]:
-    """The scan's largest arrays: patterns with their float64 statistics, the queries and every result row."""
-    b, elem = cfg.num_queries, fp.elem_bytes(cfg.dtype)
-    rows = fp.Term(
-        "num_queries",
-        b * cfg.num_betas * SCAN_ROW_BYTES,
-        f"{b:,} queries x {cfg.num_betas} betas of result rows",
-    )
-    if not fp.generated(cfg):
-        return [rows]
-    n, d = cfg.num_patterns, cfg.dim
+    """The patterns (with their float64 statistics and the run's dtype copy), the queries, every result row,
+    the nearest-pattern search and the modern network's working arrays (``experiments.footprint``)."""
+    b = int(cfg.num_queries)
+    src = fp.source(cfg)
+    n, d = src.n, src.d
     return [
-        fp.patterns_term("num_patterns", n, d, elem + fp.GENERATE_BYTES + 2 * fp.STATS_BYTES, "patterns"),
-        fp.Term("num_queries", b * d * (2 * elem + 3 * 8), f"{b:,} x {d:,} queries"),
-        rows,
+        src.term(),
+        *fp.prepare_terms(cfg, src),
+        fp.Term(src.field, n * d * (fp.STATS_BYTES + fp.DUPLICATE_BYTES + 8), "statistics and dtype copy"),
+        fp.queries_term(b, d, int(cfg.update_steps_max)),
+        fp.Term(
+            "num_queries",
+            b * cfg.num_betas * SCAN_ROW_BYTES,
+            f"{b:,} queries x {cfg.num_betas} betas of rows",
+        ),
+        fp.nearest_term(n),
+        *fp.model_terms("modern", n, d, b, cfg, src.field),
     ]
 
 

@@ -52,20 +52,25 @@ def num_queries(cfg: Any, n: int) -> int:
 
 
 def footprint(cfg: Any) -> list[fp.Term]:
-    """Patterns, queries with their states and energies, result rows, and the family's working arrays."""
-    if not fp.generated(cfg):
-        # N is the file's; the queries still scale with num_queries (memory rows are reused)
-        b = int(cfg.num_queries) if cfg.num_queries is not None else 0
-        return [fp.Term("num_queries", b * fp.ROW_BYTES, f"{b:,} result rows")] if b else []
-    n, d, elem = int(cfg.num_patterns), int(cfg.dim), fp.elem_bytes(cfg.dtype)
-    b = num_queries(cfg, n)
-    steps = int(cfg.update_steps_max) + 1
-    terms = [
-        fp.patterns_term("num_patterns", n, d, elem + fp.GENERATE_BYTES, "patterns"),
-        fp.Term("num_queries", b * d * 4 * 3 + b * steps * 8, f"{b:,} x {d:,} queries"),
-        fp.Term("num_queries", b * fp.ROW_BYTES, f"{b:,} result rows"),
+    """Patterns (drawn, or read: their size from the file's header), queries with their states, energies and
+    rows, the duplicate check, the nearest-pattern search and the family's working arrays."""
+    src = fp.source(cfg)
+    n, d = src.n, src.d
+    terms = [src.term(), *fp.prepare_terms(cfg, src)]
+    if cfg.queries_file is not None:
+        from hopfield_cli.data.readers import header_info
+
+        shape, _ = header_info(cfg.queries_file, "queries_file", ("queries", "patterns"))
+        b = int(shape[0]) if shape else 0
+        terms.append(fp.Term("queries_file", b * d * fp.LOAD_BYTES["wide"], f"{b:,} x {d:,} queries read"))
+    else:
+        b = num_queries(cfg, n)
+    terms += [
+        fp.Term(src.field, n * d * fp.DUPLICATE_BYTES, "duplicate check"),
+        fp.queries_term(b, d, int(cfg.update_steps_max)),
+        fp.nearest_term(n),
     ]
-    return terms + fp.model_terms(cfg.model.name, n, d, b, elem, "num_patterns")
+    return terms + fp.model_terms(cfg.model.name, n, d, b, cfg, src.field)
 
 
 def run(cfg: Any, run_dir: Path) -> pd.DataFrame:

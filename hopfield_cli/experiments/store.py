@@ -23,12 +23,15 @@ from hopfield_cli.report.files import write_json, write_run_info
 
 
 def footprint(cfg: Any) -> list[fp.Term]:
-    """Drawn patterns, their float32 copy and the float64 copies of the summary (files bound their own size)."""
-    if not fp.generated(cfg):
-        return []
-    n, d = int(cfg.num_patterns), int(cfg.dim)
-    per = 4 + fp.GENERATE_BYTES + fp.STATS_BYTES
-    return [fp.patterns_term("num_patterns", n, d, per, "patterns, drawn and summarised")]
+    """The patterns as drawn or read, then (one after the other) the float64 statistics of the summary, the
+    duplicate check and the serialised memory with its checksum (``experiments.footprint``)."""
+    src = fp.source(cfg)
+    n, d = src.n, src.d
+    return [
+        src.term(),
+        fp.Term(src.field, n * d * fp.STATS_BYTES, "summary, duplicate check and the file's bytes"),
+        *fp.prepare_terms(cfg, src),
+    ]
 
 
 def run(cfg: Any, run_dir: Path) -> Path:

@@ -75,11 +75,14 @@ def test_npy_header_that_claims_more_than_the_file_is_refused_before_reading(tmp
     message = error(path, names=("patterns",)).message
     assert "(1000000000, 1000000)" in message and "3.55 PiB" in message and "16 B" in message
     with pytest.raises(UsageError):
-        readers.header_shape(path, "f", ("patterns",))
+        readers.header_info(path, "f", ("patterns",))
 
 
-def test_header_shape_is_the_shape_read_array_returns(tmp_path):
-    from hopfield_cli.data.readers import header_shape
+def test_header_info_is_the_shape_read_array_returns(tmp_path):
+    from hopfield_cli.data.readers import header_info
+
+    def header_shape(*args):
+        return header_info(*args)[0]
 
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     np.save(tmp_path / "a.npy", array)
@@ -88,8 +91,12 @@ def test_header_shape_is_the_shape_read_array_returns(tmp_path):
         assert header_shape(tmp_path / name, "f", ("patterns",)) == tuple(
             read_array(tmp_path / name, "f", names=("patterns",)).shape
         )
-    (tmp_path / "a.csv").write_text("1,2\n3,4\n")
-    assert header_shape(tmp_path / "a.csv", "f", ("patterns",)) is None  # no header: bounded by its size
+    torch.save({"patterns": torch.from_numpy(array)}, tmp_path / "a.pt")
+    assert header_shape(tmp_path / "a.pt", "f", ("patterns",)) == (3, 4)  # mapped: the data is not read
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n3,4\n")
+    assert header_shape(tmp_path / "a.csv", "f", ("patterns",)) == (3, 2)  # lines: a bound of the rows
+    np.save(tmp_path / "w.npy", array.astype(np.float64))
+    assert header_info(tmp_path / "w.npy", "f", ("patterns",)) == ((3, 4), 8)
 
 
 @pytest.mark.parametrize("descr", ["|O", "[('a', '<f4'), ('b', '<f4')]"])

@@ -168,13 +168,17 @@ def test_corrupted_queries_target_every_pattern_once_before_any_twice():
     assert torch.equal(queries, data.patterns[targets])  # corruption=none: the patterns themselves
 
 
-def test_footprint_names_the_field_of_the_largest_array():
+def test_footprint_names_the_field_of_the_largest_array(tmp_path):
+    from hopfield_cli.data.memory_file import save_memory
+
     terms = ms.footprint(compose("num_patterns=1000000", "dim=64"))
     assert max(terms, key=lambda t: t.bytes).field == "num_patterns"
     terms = ms.footprint(compose("num_queries=10000000", "num_betas=100"))
     assert max(terms, key=lambda t: t.bytes).field == "num_queries"
-    (rows,) = ms.footprint(compose("memory=any.safetensors"))  # a file's size bounds its patterns
-    assert rows.bytes == 128 * 24 * ms.SCAN_ROW_BYTES
+    save_memory(tmp_path / "m.safetensors", torch.ones(1000, 512), {})
+    terms = ms.footprint(compose(f"memory={tmp_path / 'm.safetensors'}"))  # N x d from the file's header
+    assert any(t.bytes == 128 * 24 * ms.SCAN_ROW_BYTES for t in terms)
+    assert any(t.field == "memory" and t.what.startswith("1,000 x 512 patterns") for t in terms)
 
 
 def test_resume_after_truncating_cells_gives_the_same_table(tmp_path):

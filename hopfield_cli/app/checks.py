@@ -87,6 +87,16 @@ def check_device(cfg: Any) -> None:
         raise UsageError("dtype", str(exc)) from None
 
 
+def check_device_only(cfg: Any) -> None:
+    """The device exists (reproduce has no dtype of its own)."""
+    from hopfield_cli.core.device import resolve_device
+
+    try:
+        resolve_device(cfg.device)
+    except ValueError as exc:
+        raise UsageError("device", str(exc)) from None
+
+
 def check_budget(cfg: Any, num_patterns: int) -> None:
     """A memory_budget too small for even one score block of the modern network."""
     from hopfield_cli.core.budget import plan_chunks
@@ -180,6 +190,9 @@ def check_families(command: str, cfg: Any) -> None:
 
 def check_resources(command: str, cfg: Any) -> None:
     """Device, dtype, memory_budget, the families' numeric ranges and the memory footprint of the run."""
+    if command == "reproduce":  # its sub-runs are composed and checked as their own commands (app/reproduce)
+        check_device_only(cfg)
+        return
     if command == "attention-heads":
         check_memory(footprint_of(command, cfg))
         return

@@ -44,6 +44,12 @@ def _attention_heads(cfg: Any, run_dir: Path) -> Any:
     return attention_heads.run(cfg, run_dir)
 
 
+def _reproduce(cfg: Any, run_dir: Path) -> Any:
+    from hopfield_cli.app import reproduce
+
+    return reproduce.run(cfg, run_dir)
+
+
 @dataclass(frozen=True)
 class Command:
     """One subcommand: ``hopfield <name>`` composes ``conf/<config_name>.yaml`` and calls ``run``."""
@@ -116,6 +122,18 @@ COMMANDS: dict[str, Command] = {
             _attention_heads,
             "Classify attention heads into the paper's classes I-IV by k90 (Section 4).",
             ("hopfield attention-heads attention=bert_attentions.safetensors",),
+        ),
+        Command(
+            "reproduce",
+            "reproduce",
+            _reproduce,
+            "Re-measure the paper's claims; report.md with theory, measured, tolerance and PASS/FAIL per claim.",
+            (
+                "hopfield reproduce profile=quick",
+                "hopfield reproduce profile=full attention=examples/attentions.safetensors",
+                "hopfield reproduce claims=[eq3_attention,energy_descent]",
+            ),
+            resumable=True,
         ),
     )
 }

@@ -74,6 +74,13 @@ def print_command_help(command: Command) -> None:
                 if name != "name":
                     line = f"{group}.{name}={_shown(value)}: {meaning} ({allowed or 'true | false'})"
                     console.print(f"      {escape(line)}")
+    from hopfield_cli.app.named_experiments import for_command
+
+    named = for_command(command.name)
+    if named:
+        console.print("\n[bold]experiment[/bold]=<name> (named experiments in conf/experiment/, default none):")
+        for experiment in named:
+            console.print(f"  [bold]{escape(experiment.name)}[/bold]: {escape(experiment.description)}")
     console.print(f"\n[bold]Hydra:[/bold] {escape(HYDRA_FLAGS)}")
     console.print("\n[bold]Examples:[/bold]")
     for example in command.examples:  # never wrapped, so a line copies whole

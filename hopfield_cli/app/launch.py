@@ -22,6 +22,7 @@ import typer
 from hopfield_cli.app import preflight, slurm
 from hopfield_cli.app.commands import COMMANDS, Command
 from hopfield_cli.app.compose import compose, config_dir, create_hydra
+from hopfield_cli.app.named_experiments import check_experiment
 from hopfield_cli.errors import UsageError
 
 
@@ -55,6 +56,7 @@ def launch(command_name: str, args: list[str]) -> None:
             )
         preflight.check_nesting(list(parsed.overrides))
         preflight.check_group_values(list(parsed.overrides), parsed.config_dir)
+        check_experiment(command.name, list(parsed.overrides), parsed.config_dir)
         hydra = create_hydra(parsed.config_dir)
         config_name = parsed.config_name or command.config_name
         if parsed.hydra_help or parsed.shell_completion or parsed.cfg or parsed.info:

@@ -214,10 +214,45 @@ class AttentionHeadsConfig:
     seed: int = SEED
 
 
+CLAIM_IDS = (
+    "eq3_attention",
+    "energy_descent",
+    "one_step_retrieval",
+    "theorem3_values",
+    "theorem3_vs_measured",
+    "capacity_exponential",
+    "capacity_classical_linear",
+    "modern_above_classical",
+    "fixed_point_global",
+    "fixed_point_metastable",
+    "fixed_point_single",
+    "head_classes",
+    "blog_images",
+)
+
+
+@dataclass
+class ReproduceConfig:
+    """`hopfield reproduce`: the paper's testable claims, each measured, with a verdict in report.md."""
+
+    profile: str = opt(
+        "quick", "quick (<= 2 min on 2 cores, CI) | full (<= 15 min): sizes of the runs", OneOf(("quick", "full"))
+    )
+    claims: list[str] | None = opt(None, "claim ids to run, e.g. [eq3_attention]; null = all", OneOf(CLAIM_IDS))
+    attention: str | None = opt(
+        None, "an attention probabilities file to classify beside the report's own", Text("a file path")
+    )
+    html: bool = opt(True, "also write report.html (markdown-it-py)")
+    resume: str | None = RESUME
+    seed: int = SEED
+    device: str = DEVICE
+
+
 COMMAND_SCHEMAS: dict[str, type] = {
     "store": StoreConfig,
     "retrieve": RetrieveConfig,
     "capacity_sweep": CapacitySweepConfig,
     "metastable_scan": MetastableScanConfig,
     "attention_heads": AttentionHeadsConfig,
+    "reproduce": ReproduceConfig,
 }

@@ -1,0 +1,46 @@
+"""`hopfield reproduce`: compose each claim's sub-run exactly as its own command would, then run the claims.
+
+A claim measured by a named experiment (``conf/experiment/<name>.yaml``) gets its config from the same
+composition and the same checks as ``hopfield <command> experiment=<name> <profile overrides>``, so the command
+that the report prints reproduces the claim's numbers alone. Composition needs a Hydra object of its own; the
+one of the running job (GlobalHydra) is put back afterwards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def sub_configs(cfg: Any) -> dict[str, Any]:
+    """The typed config of every named experiment the selected claims run."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from hopfield_cli.app import preflight
+    from hopfield_cli.app.commands import COMMANDS
+    from hopfield_cli.app.compose import compose, create_hydra
+    from hopfield_cli.experiments.reproduce.profiles import SUBRUNS, subrun_overrides
+    from hopfield_cli.experiments.reproduce.run import needed_experiments
+
+    needed = needed_experiments(cfg.claims)
+    if not needed:
+        return {}
+    saved = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
+    try:
+        hydra = create_hydra(None)
+        out = {}
+        for experiment in needed:
+            command, config_name = SUBRUNS[experiment]
+            overrides = subrun_overrides(cfg.profile, experiment, int(cfg.seed), str(cfg.device))
+            out[experiment] = preflight.checked(COMMANDS[command], compose(hydra, config_name, overrides))
+        return out
+    finally:
+        GlobalHydra.instance().clear()
+        if saved is not None:
+            GlobalHydra.instance().initialize(saved)
+
+
+def run(cfg: Any, run_dir: Path) -> Any:
+    from hopfield_cli.experiments.reproduce import run as reproduce
+
+    return reproduce.run(cfg, run_dir, sub_configs(cfg))

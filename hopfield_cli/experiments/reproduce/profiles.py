@@ -1,0 +1,68 @@
+"""The sizes of ``profile=quick`` (CI: at most 2 minutes on 2 cores) and ``profile=full`` (at most 15 minutes).
+
+Each capacity or fixed-point claim runs a named experiment (``conf/experiment/<name>.yaml``) through its
+command's own entry point; a profile only adds overrides to it, and the report prints the resulting command,
+so each claim's numbers can be regenerated alone with ``hopfield <command> experiment=<name> <overrides>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# experiment name -> (command, primary config name)
+SUBRUNS: dict[str, tuple[str, str]] = {
+    "capacity_sphere": ("capacity-sweep", "capacity_sweep"),
+    "capacity_classical": ("capacity-sweep", "capacity_sweep"),
+    "capacity_modern_vs_classical": ("capacity-sweep", "capacity_sweep"),
+    "metastable_clusters": ("metastable-scan", "metastable_scan"),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    eq3_cases: int  # random (Q, K, beta) cases compared with softmax(beta Q K^T) V and torch's SDPA
+    energy_cases: int  # random cases per family for the energy descent
+    thm5_sets: int  # pattern sets (N = 200 queries each) for Theorem 5
+    head_layers: int  # layers of the small transformer whose attention is classified
+    head_tokens: int  # sequence length = number of keys N
+    overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # experiment -> extra overrides
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick",
+        eq3_cases=24,
+        energy_cases=24,
+        thm5_sets=4,
+        head_layers=2,
+        head_tokens=64,
+        overrides={
+            "capacity_sphere": ("dims=[8,12,16]", "trials=2"),
+            "capacity_classical": ("dims=[32,64,128]", "trials=2"),
+            "capacity_modern_vs_classical": ("trials=2", "num_queries=32"),
+            "metastable_clusters": ("num_betas=12",),
+        },
+    ),
+    "full": Profile(
+        name="full",
+        eq3_cases=200,
+        energy_cases=200,
+        thm5_sets=20,
+        head_layers=4,
+        head_tokens=128,
+        overrides={name: () for name in SUBRUNS},
+    ),
+}
+
+
+def subrun_overrides(profile: str, experiment: str, seed: int = 0, device: str = "auto") -> list[str]:
+    """The overrides that make one experiment's sub-run of ``profile`` (seed and device only when not default)."""
+    extra = ([f"seed={seed}"] if seed != 0 else []) + ([f"device={device}"] if device != "auto" else [])
+    return [f"experiment={experiment}", *PROFILES[profile].overrides.get(experiment, ()), *extra]
+
+
+def subrun_command(profile: str, experiment: str, seed: int = 0, device: str = "auto") -> str:
+    """``hopfield <command> experiment=<name> <overrides>``: the sub-run as a command line."""
+    command, _ = SUBRUNS[experiment]
+    return " ".join(["hopfield", command, *subrun_overrides(profile, experiment, seed, device)])

@@ -15,6 +15,8 @@ from hopfield_cli.core.scaling import plan_scaling
 from hopfield_cli.core.streaming import max_norm
 
 _BLOCK_ELEMS = 1 << 22  # Gram rows are formed in blocks of at most this many entries (16 MiB of float32)
+SEPARATION_ROWS = 256  # rows of one Gram block at least: wide enough for fast products at large N
+MEAN_CHUNK = 1 << 16  # rows per float64 block of ``mean_spread``
 
 
 def separation(
@@ -22,8 +24,8 @@ def separation(
 ) -> torch.Tensor:
     """Delta_i = x_i^T x_i - max_{j != i} x_i^T x_j (Section 2), for every pattern or for ``rows`` only.
 
-    Each Delta_i is exact (compared with all N patterns); the Gram matrix is formed ``chunk`` rows at a
-    time, so large N needs only O(chunk * N) memory. With one pattern there is no j != i and Delta is +inf.
+    Each Delta_i is exact (compared with all N patterns); the Gram matrix is formed in (``chunk`` rows x
+    columns) blocks of at most 2^22 entries with a running max over the columns, so any N needs O(1) memory. With one pattern there is no j != i and Delta is +inf.
     Patterns whose Gram entries would overflow are measured in scaled units (``scaling``); Delta then comes
     back in float64.
     """
@@ -33,17 +35,24 @@ def separation(
     units = plan_scaling(
         norm, norm, n, 1.0, dtype=acc, acc=acc
     )  # Delta scales as M^2: no Gram entry overflows
-    x = units.down(patterns.to(acc))
-    index = torch.arange(n, device=patterns.device) if rows is None else rows.to(patterns.device)
-    chunk = chunk or max(1, _BLOCK_ELEMS // max(n, 1))
-    out = torch.empty(index.numel(), dtype=acc, device=patterns.device)
+    dev = patterns.device
+    index = torch.arange(n, device=dev) if rows is None else rows.to(dev)
+    chunk = chunk or max(SEPARATION_ROWS, _BLOCK_ELEMS // max(n, 1))
+    columns = max(1, _BLOCK_ELEMS // chunk)  # (chunk, columns) Gram blocks: all N at once for small N
+    out = torch.empty(index.numel(), dtype=acc, device=dev)
     for start in range(0, index.numel(), chunk):
         idx = index[start : start + chunk]
-        gram = x[idx] @ x.T  # (r, N)
-        local = torch.arange(idx.numel(), device=patterns.device)
-        self_dot = gram[local, idx].clone()
-        gram[local, idx] = -torch.inf
-        out[start : start + idx.numel()] = self_dot - gram.amax(dim=1)
+        xr = units.down(patterns[idx].to(acc))  # (r, d)
+        self_dot = torch.empty(idx.numel(), dtype=acc, device=dev)
+        best = torch.full((idx.numel(),), -torch.inf, dtype=acc, device=dev)
+        for c0 in range(0, n, columns):
+            gram = xr @ units.down(patterns[c0 : c0 + columns].to(acc)).T  # (r, columns)
+            local = ((idx >= c0) & (idx < c0 + gram.shape[1])).nonzero().squeeze(1)
+            if local.numel():
+                self_dot[local] = gram[local, idx[local] - c0]
+                gram[local, idx[local] - c0] = -torch.inf
+            torch.maximum(best, gram.amax(dim=1), out=best)
+        out[start : start + idx.numel()] = self_dot - best
     return units.squared_up(out)
 
 
@@ -94,10 +103,29 @@ def theorem5_bound(
     return torch.exp(log_bound) if n_patterns > 1 else torch.zeros_like(log_bound)
 
 
-def mean_spread(patterns: torch.Tensor) -> float:
-    """m_max = max_i ||x_i - m_x||, m_x the mean pattern (Lemma A3)."""
-    x = patterns.double()
-    return float(torch.linalg.vector_norm(x - x.mean(dim=0), dim=1).max())
+def pattern_mean(patterns: torch.Tensor, chunk: int = MEAN_CHUNK) -> torch.Tensor:
+    """m_x = (1/N) sum_i x_i in float64, (d,), summed in row blocks (no float64 copy of the patterns)."""
+    total = torch.zeros(patterns.shape[1], dtype=torch.float64, device=patterns.device)
+    for start in range(0, patterns.shape[0], chunk):
+        total += patterns[start : start + chunk].double().sum(dim=0)
+    return total / max(patterns.shape[0], 1)
+
+
+def mean_spread(patterns: torch.Tensor, mean: torch.Tensor | None = None, chunk: int = MEAN_CHUNK) -> float:
+    """m_max = max_i ||x_i - m_x||, m_x the mean pattern (Lemma A3), in float64 row blocks."""
+    mean = pattern_mean(patterns, chunk) if mean is None else mean
+    return max(
+        float(torch.linalg.vector_norm(patterns[i : i + chunk].double() - mean, dim=1).max())
+        for i in range(0, patterns.shape[0], chunk)
+    )
+
+
+def norm_max64(patterns: torch.Tensor, chunk: int = MEAN_CHUNK) -> float:
+    """M = max_i ||x_i||, each norm in float64 (as the summaries report it), in row blocks."""
+    return max(
+        float(torch.linalg.vector_norm(patterns[i : i + chunk].double(), dim=1).max())
+        for i in range(0, patterns.shape[0], chunk)
+    )
 
 
 def global_fixed_point(patterns: torch.Tensor, beta: float) -> bool:

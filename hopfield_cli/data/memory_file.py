@@ -19,6 +19,8 @@ import hashlib
 import json
 import os
 import platform
+import struct
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,6 @@ import numpy as np
 import safetensors
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
 
 from hopfield_cli.data.readers import require_file
 from hopfield_cli.errors import UsageError
@@ -52,10 +53,49 @@ def package_versions() -> dict[str, str]:
     }
 
 
-def checksum(patterns: torch.Tensor) -> str:
-    """sha256 hex digest of the patterns as row-major little-endian float32 bytes."""
-    array = patterns.detach().to("cpu", torch.float32).contiguous().numpy()
-    return hashlib.sha256(np.ascontiguousarray(array, dtype="<f4").tobytes()).hexdigest()
+CHUNK_ROWS_BYTES = 64 << 20  # rows hashed, checked or written per block: 64 MiB
+
+
+def _row_blocks(array: np.ndarray) -> Iterator[np.ndarray]:
+    """Consecutive row blocks of about CHUNK_ROWS_BYTES of a 2-D array, as little-endian float32 views (a copy
+    of one block only where the array is not already that)."""
+    rows = max(1, CHUNK_ROWS_BYTES // max(1, array.shape[1] * 4))
+    for start in range(0, array.shape[0], rows):
+        yield np.ascontiguousarray(array[start : start + rows], dtype="<f4")
+
+
+def checksum(patterns: torch.Tensor | np.ndarray) -> str:
+    """sha256 hex digest of the patterns as row-major little-endian float32 bytes, hashed block by block (no
+    copy of the whole tensor: a memory-mapped file is read once, in order)."""
+    if isinstance(patterns, torch.Tensor):
+        patterns = patterns.detach().to("cpu", torch.float32).contiguous().numpy()
+    digest = hashlib.sha256()
+    for block in _row_blocks(patterns.reshape(patterns.shape[0], -1)):
+        digest.update(memoryview(block).cast("B"))
+    return digest.hexdigest()
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every entry is finite, in row blocks (no (N, d) mask)."""
+    rows = max(1, CHUNK_ROWS_BYTES // max(1, tensor.shape[1] * 4))
+    return all(bool(torch.isfinite(tensor[i : i + rows]).all()) for i in range(0, tensor.shape[0], rows))
+
+
+def _write_safetensors(tmp: str, tensor: torch.Tensor, metadata: dict[str, str]) -> None:
+    """The safetensors layout written directly, tensor bytes straight from memory in blocks (no serialised
+    copy): an 8-byte little-endian header length, the JSON header padded with spaces to 8 bytes, the data."""
+    nbytes = tensor.numel() * 4
+    header = {
+        "__metadata__": metadata,
+        TENSOR_KEY: {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [0, nbytes]},
+    }
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(tmp, "wb") as fh:
+        fh.write(struct.pack("<Q", len(text)))
+        fh.write(text)
+        for block in _row_blocks(tensor.numpy()):
+            fh.write(memoryview(block).cast("B"))
 
 
 def save_memory(
@@ -72,7 +112,7 @@ def save_memory(
             f"patterns must be a non-empty 2-D tensor, got {getattr(patterns, 'shape', type(patterns))}"
         )
     tensor = patterns.detach().to("cpu", torch.float32).contiguous()
-    if not bool(torch.isfinite(tensor).all()):
+    if not _all_finite(tensor):
         raise ValueError("patterns hold NaN or inf; refusing to store them")
 
     meta: dict[str, Any] = {key: None for key in CALLER_KEYS}
@@ -100,9 +140,8 @@ def save_memory(
         raise UsageError(field, f"{target} is a directory; expected a file name for the memory")
 
     def write(tmp: str) -> None:
-        # Serialised to bytes and written into atomic_write's temporary file (usual umask permissions).
-        with open(tmp, "wb") as fh:
-            fh.write(save({TENSOR_KEY: tensor}, metadata=encoded))
+        # Written block by block into atomic_write's temporary file (usual umask permissions).
+        _write_safetensors(tmp, tensor, encoded)
 
     try:
         atomic_write(target, write)
@@ -115,6 +154,9 @@ def save_memory(
 
 def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.Tensor, dict]:
     """Read a memory file written by ``save_memory``; verify its checksum; return (patterns, metadata).
+
+The patterns are memory-mapped (copy on write), not read into a second buffer: a run holds one copy, the
+file's pages, which the checksum reads once in order.
 
     The header is checked before any data is read: the format tag, the metadata (any JSON nesting depth is a
     one-line error), the tensor's dtype and shape against the metadata's N and d. The data is read last and
@@ -133,13 +175,26 @@ def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.T
                 )
             header = fh.get_slice(TENSOR_KEY)
             metadata = _metadata(raw, p, field)
-            _check_header(header.get_dtype(), tuple(header.get_shape()), metadata, p, field)
-            tensor = fh.get_tensor(TENSOR_KEY)
+            shape = tuple(header.get_shape())
+            _check_header(header.get_dtype(), shape, metadata, p, field)
+        array = _mapped(p, shape)
     except (SafetensorError, OSError, ValueError, RuntimeError, RecursionError) as exc:
         raise UsageError(field, f"{p.name} is not a valid safetensors file or is truncated ({exc})") from None
-    if metadata.get("checksum") != checksum(tensor):
+    if metadata.get("checksum") != checksum(array):
         raise UsageError(field, "checksum mismatch: file is corrupt or was edited")
-    return tensor, metadata
+    return torch.from_numpy(array), metadata
+
+
+def _mapped(p: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """The 'patterns' tensor of a checked safetensors file, memory-mapped copy-on-write (its offsets from the
+    header: 8 bytes of length, the header, then the data at its begin offset)."""
+    with open(p, "rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(length))
+    begin, end = header[TENSOR_KEY]["data_offsets"]
+    if end - begin != 4 * shape[0] * shape[1]:
+        raise ValueError(f"its data offsets {begin}..{end} do not hold a {shape} float32 tensor")
+    return np.memmap(p, dtype="<f4", mode="c", offset=8 + length + begin, shape=shape)
 
 
 def _metadata(raw: dict[str, str], p: Path, field: str) -> dict[str, Any]:

@@ -17,26 +17,42 @@ import torch
 from hopfield_cli.core import theory
 from hopfield_cli.experiments.beta_scales import well_separated_beta
 
-# Above this many patterns the O(N^2 d) separation is estimated on a random sample of rows (each row's
-# Delta_i is still exact: it is compared with ALL patterns), which makes Delta_min an upper bound.
+# Above this many patterns the O(N^2 d) separation is estimated on a seeded random sample of rows (each row's
+# Delta_i is still exact: it is compared with ALL patterns), which makes Delta_min an upper bound. The sample
+# has SAMPLE_ROWS rows up to N = 2^18 and SAMPLE_PAIRS / N (at least MIN_SAMPLE_ROWS) beyond, so that its cost
+# stays O(SAMPLE_PAIRS d) (10^6 patterns: 1,073 rows; 10^7: 256); its size is reported (``separation_rows``).
 EXACT_SEPARATION_MAX_N = 20_000
 SAMPLE_ROWS = 4_096
+SAMPLE_PAIRS = 1 << 30
+MIN_SAMPLE_ROWS = 256
+
+
+def sample_rows(n: int) -> int:
+    """Rows of the separation sample for N patterns (all of them up to EXACT_SEPARATION_MAX_N)."""
+    if n <= EXACT_SEPARATION_MAX_N:
+        return n
+    return max(MIN_SAMPLE_ROWS, min(SAMPLE_ROWS, SAMPLE_PAIRS // n))
 
 
 def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed: int = 0) -> dict[str, Any]:
-    """N, d, M = max ||x_i||, Delta_min, the well-separated count at ``beta`` and the global condition."""
+    """N, d, M = max ||x_i||, Delta_min, the well-separated count at ``beta`` and the global condition.
+
+    Every statistic streams over row blocks (no float64 copy of the patterns, no N x N Gram matrix): M, m_max
+    and the mean exactly, the separation exactly up to EXACT_SEPARATION_MAX_N and on a seeded sample beyond.
+    """
     n, d = patterns.shape
     x = patterns.to(device)
-    norm_max = float(torch.linalg.vector_norm(x.double(), dim=1).max())
+    norm_max = theory.norm_max64(x)
     if n <= EXACT_SEPARATION_MAX_N:
         delta = theory.separation(x).double().cpu()
         sampled = False
     else:
-        rows = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:SAMPLE_ROWS]
-        delta = theory.separation(patterns, rows=rows).double()
+        rows = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: sample_rows(n)]
+        delta = theory.separation(x, rows=rows).double().cpu()
         sampled = True
     threshold = theory.well_separated_threshold(n, beta, norm_max)
-    m_max = theory.mean_spread(patterns)
+    mean = theory.pattern_mean(x)
+    m_max = theory.mean_spread(x, mean)
     positive = delta[delta > 0]
     beta_separated = (
         well_separated_beta(float(positive.min()), n, norm_max) if positive.numel() else float("inf")
@@ -57,5 +73,5 @@ def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed
         "beta_global": 1.0 / m_max**2 if m_max > 0 else float("inf"),
         "beta_separated": beta_separated,
         "never_separated": int((delta <= 0).sum()) if n > 1 else 0,
-        "mean_norm": float(torch.linalg.vector_norm(x.double().mean(dim=0))),
+        "mean_norm": float(torch.linalg.vector_norm(mean)),
     }

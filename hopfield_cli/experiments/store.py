@@ -60,7 +60,7 @@ def run(cfg: Any, run_dir: Path) -> Path:
 def print_summary(stats: dict[str, Any], source: str, beta: float, out: str) -> None:
     """The memory's size and separation, and its two beta scales (global averaging below 1/m_max^2; every
     pattern its own fixed point from the well-separated beta on), which say what beta to retrieve with."""
-    sampled = " (sampled)" if stats["separation_sampled"] else ""
+    sampled = f" (sample of {stats['separation_rows']:,} rows)" if stats["separation_sampled"] else ""
     never = stats["never_separated"]
     rows = [
         ("source", source),

@@ -108,7 +108,7 @@ def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path, patterns, monk
     def failing_save(*args, **kwargs):
         raise KeyboardInterrupt  # killed half way
 
-    monkeypatch.setattr(memory_file, "save", failing_save)
+    monkeypatch.setattr(memory_file, "_write_safetensors", failing_save)
     with pytest.raises(KeyboardInterrupt):
         save_memory(path, patterns * 3, {"seed": 3})
     assert load_memory(path)[1]["seed"] == 2  # the old file is intact
@@ -190,3 +190,16 @@ def test_tensor_dtype_and_shape_are_checked_from_the_header(tmp_path, patterns, 
     monkeypatch.setattr(memory_file, "checksum", lambda t: pytest.fail("the data was read"))
     assert "F8_E4M3" in load_error(tmp_path / "f8.safetensors").message
     assert "expected 2-D float32" in load_error(tmp_path / "3d.safetensors").message
+
+
+def test_written_file_is_plain_safetensors_and_loads_mapped(tmp_path, patterns):
+    """The file written block by block reads back with safetensors' own loader, bit for bit; load_memory maps it
+    (no second copy of the data) and a write to the loaded tensor never reaches the file (copy on write)."""
+    from safetensors.torch import load_file
+
+    path = save_memory(tmp_path / "m.safetensors", patterns, {"seed": 1})
+    assert torch.equal(load_file(str(path))["patterns"], patterns)
+    loaded, _ = load_memory(path)
+    assert torch.equal(loaded, patterns)
+    loaded.add_(1.0)
+    assert torch.equal(load_memory(path)[0], patterns)

@@ -16,8 +16,6 @@ def sub_configs(cfg: Any) -> dict[str, Any]:
     """The typed config of every named experiment the selected claims run."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from hopfield_cli.app import preflight
-    from hopfield_cli.app.commands import COMMANDS
     from hopfield_cli.app.compose import compose, create_hydra
     from hopfield_cli.experiments.reproduce.profiles import SUBRUNS, subrun_overrides
     from hopfield_cli.experiments.reproduce.run import needed_experiments
@@ -32,12 +30,29 @@ def sub_configs(cfg: Any) -> dict[str, Any]:
         for experiment in needed:
             command, config_name = SUBRUNS[experiment]
             overrides = subrun_overrides(cfg.profile, experiment, int(cfg.seed), str(cfg.device))
-            out[experiment] = preflight.checked(COMMANDS[command], compose(hydra, config_name, overrides))
+            out[experiment] = _checked(command, compose(hydra, config_name, overrides))
         return out
     finally:
         GlobalHydra.instance().clear()
         if saved is not None:
             GlobalHydra.instance().initialize(saved)
+
+
+def _checked(command: str, composed: Any) -> Any:
+    """The typed sub-config after the checks its own command applies (``preflight.checked`` minus the key
+    check: the composition is ours, from a named experiment, not a user's overrides)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from hopfield_cli.app import checks
+    from hopfield_cli.config import check_values
+
+    with open_dict(composed):
+        composed.pop("hydra", None)
+    typed = OmegaConf.to_object(composed)
+    check_values(typed)
+    checks.check_inputs(command, typed)
+    checks.check_resources(command, typed)
+    return typed
 
 
 def run(cfg: Any, run_dir: Path) -> Any:

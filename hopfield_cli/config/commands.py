@@ -236,9 +236,13 @@ class ReproduceConfig:
     """`hopfield reproduce`: the paper's testable claims, each measured, with a verdict in report.md."""
 
     profile: str = opt(
-        "quick", "quick (<= 2 min on 2 cores, CI) | full (<= 15 min): sizes of the runs", OneOf(("quick", "full"))
+        "quick",
+        "quick (<= 2 min on 2 cores, CI) | full (<= 15 min): sizes of the runs",
+        OneOf(("quick", "full")),
     )
-    claims: list[str] | None = opt(None, "claim ids to run, e.g. [eq3_attention]; null = all", OneOf(CLAIM_IDS))
+    claims: list[str] | None = opt(
+        None, "claim ids to run, e.g. [eq3_attention]; null = all", OneOf(CLAIM_IDS)
+    )
     attention: str | None = opt(
         None, "an attention probabilities file to classify beside the report's own", Text("a file path")
     )

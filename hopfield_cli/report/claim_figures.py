@@ -19,7 +19,12 @@ def _floor(values: list[float]) -> list[float]:
 
 
 def save_errors(
-    path: str | os.PathLike, x: list[float], series: dict[str, list[float]], tolerance: float, xlabel: str, ylabel: str
+    path: str | os.PathLike,
+    x: list[float],
+    series: dict[str, list[float]],
+    tolerance: float,
+    xlabel: str,
+    ylabel: str,
 ) -> Path:
     """Scatter of errors per case against the tolerance (dashed)."""
     fig = Figure(figsize=(5.5, 3.4), layout="constrained")
@@ -67,7 +72,10 @@ def save_bound_scatter(path: str | os.PathLike, bounds: list[float], errors: lis
 
 
 def save_beta_rows(
-    path: str | os.PathLike, queries: np.ndarray, rows: list[tuple[float, np.ndarray, str]], stored: np.ndarray
+    path: str | os.PathLike,
+    queries: np.ndarray,
+    rows: list[tuple[float, np.ndarray, str]],
+    stored: np.ndarray,
 ) -> Path:
     """The blog's figure: the masked queries on top, then a row of retrieved images per beta (labelled with
     beta and the kind of fixed point), then the stored images. ``queries``/``stored``: (C, side, side)."""

@@ -47,7 +47,7 @@ def report_markdown(table: pd.DataFrame, profile: str, seed: int, device: str, s
     tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in ("PASS", "FAIL", "NOT APPLICABLE"))
     env = versions()
     parts = [
-        "# Ramsauer et al. (2021), \"Hopfield Networks is All You Need\": claims re-measured",
+        '# Ramsauer et al. (2021), "Hopfield Networks is All You Need": claims re-measured',
         "",
         f"`hopfield reproduce profile={profile} seed={seed}`: {len(table)} claims, {tally}; "
         f"{seconds:.1f} s on {device_description(device)}.",
@@ -96,7 +96,7 @@ def markdown_to_html(text: str, title: str) -> str | None:
         return None
     body = MarkdownIt("commonmark").enable("table").render(text)
     return (
-        f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
     )
 

@@ -147,7 +147,9 @@ def energy_descent(profile: Profile, seed: int, root: Path) -> Claim:
         theory_value=0.0,
         measured_value=overall,
         figure=relative_figure(figure, root),
-        detail="families: " + ", ".join(ENERGY_FAMILIES) + "; N <= 64, d <= 64, beta in [0.05, 8], 20 updates",
+        detail="families: "
+        + ", ".join(ENERGY_FAMILIES)
+        + "; N <= 64, d <= 64, beta in [0.05, 8], 20 updates",
     )
 
 
@@ -172,7 +174,12 @@ def one_step_retrieval(profile: Profile, seed: int, root: Path) -> Claim:
         error = (out - x).norm(dim=1)
         dist = (queries - x).norm(dim=1)
         bound = theory.theorem5_bound(
-            delta, dist, n_patterns=n, beta=beta, norm_max=big_m, fixed_point_distance=1.0 / (beta * n * big_m)
+            delta,
+            dist,
+            n_patterns=n,
+            beta=beta,
+            norm_max=big_m,
+            fixed_point_distance=1.0 / (beta * n * big_m),
         )
         floor = 4 * FLOAT64_EPS * big_m * math.sqrt(d)  # rounding of one float64 update
         ratios.extend((error[ws] / (bound[ws] + floor)).tolist())
@@ -209,8 +216,10 @@ def theorem3_values(profile: Profile, seed: int, root: Path) -> Claim:
     got = [theory.capacity_bound(b, k, d, 0.001) for (b, k, d), _, _ in cases]
     dev_c = max(abs(g.c - c) for g, (_, c, _) in zip(got, cases, strict=True))
     dev_n = max(abs(g.n_guaranteed - nn) for g, (_, _, nn) in zip(got, cases, strict=True))
-    ok = all(close(g.c, c, THEOREM3_C_TOL) and close(g.n_guaranteed, nn, THEOREM3_N_TOL)
-             for g, (_, c, nn) in zip(got, cases, strict=True))
+    ok = all(
+        close(g.c, c, THEOREM3_C_TOL) and close(g.n_guaranteed, nn, THEOREM3_N_TOL)
+        for g, (_, c, nn) in zip(got, cases, strict=True)
+    )
     return Claim(
         claim="theorem3_values",
         title="Theorem 3's worked values",
@@ -227,4 +236,3 @@ def theorem3_values(profile: Profile, seed: int, root: Path) -> Claim:
         detail=f"largest deviation: c {dev_c:.1e}, N {dev_n:.1e}; W0 by Halley iterations (core/theory.py)",
         extra={"c": [g.c for g in got], "n": [g.n_guaranteed for g in got]},
     )
-

@@ -45,7 +45,9 @@ def fixed_point_global(per_beta: pd.DataFrame, folder: Path, command: str, root:
     )
 
 
-def fixed_point_metastable(per_beta: pd.DataFrame, folder: Path, command: str, root: Path, cluster: int) -> Claim:
+def fixed_point_metastable(
+    per_beta: pd.DataFrame, folder: Path, command: str, root: Path, cluster: int
+) -> Claim:
     """Lemma A12: l similar patterns well separated from the rest give a fixed point near their mean: support l."""
     meta = per_beta[per_beta.frac_metastable >= 0.5]
     if meta.empty or "median_cluster_mass" not in per_beta:
@@ -68,7 +70,9 @@ def fixed_point_metastable(per_beta: pd.DataFrame, folder: Path, command: str, r
         verdict=verdict(ok),
         theory_value=float(cluster),
         measured_value=k,
-        figure=relative_figure(folder / "k90_vs_beta.png" if (folder / "k90_vs_beta.png").is_file() else None, root),
+        figure=relative_figure(
+            folder / "k90_vs_beta.png" if (folder / "k90_vs_beta.png").is_file() else None, root
+        ),
         detail="k90 of a state spread evenly over the cluster is l; uneven weights give a little less",
     )
 

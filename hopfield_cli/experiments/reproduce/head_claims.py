@@ -120,7 +120,8 @@ def file_classes(path: str, profile: Profile, root: Path) -> Claim:
         where="Section 4, Fig. A.3",
         command=f"hopfield attention-heads attention={path}",
         theory="none (no expected classes for a given file)",
-        measured=", ".join(f"{c} {n}" for c, n in counts.items()) + f" ({layers} x {heads} heads, N = {n_keys})",
+        measured=", ".join(f"{c} {n}" for c, n in counts.items())
+        + f" ({layers} x {heads} heads, N = {n_keys})",
         tolerance="-",
         verdict=verdict(None),
         figure=relative_figure(figure, root),

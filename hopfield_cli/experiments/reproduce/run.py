@@ -147,13 +147,19 @@ def run(cfg: Any, run_dir: Path, subs: dict[str, Any]) -> pd.DataFrame:
     profile: Profile = PROFILES[cfg.profile]
     root = work_folder(cfg.resume, run_dir)
     cells = CellLog(
-        root, fingerprint(cfg, ("profile", "seed"), command=COMMAND, attention=cfg.attention), stem="claim_cells"
+        root,
+        fingerprint(cfg, ("profile", "seed"), command=COMMAND, attention=cfg.attention),
+        stem="claim_cells",
     )
     groups = selected_groups(cfg.claims)
     if cfg.attention is not None:
         groups.append(
-            Group("attention_file", ("head_classes_file",), None,
-                  lambda ctx: [head_claims.file_classes(str(cfg.attention), profile, root)])
+            Group(
+                "attention_file",
+                ("head_classes_file",),
+                None,
+                lambda ctx: [head_claims.file_classes(str(cfg.attention), profile, root)],
+            )
         )
     ctx = {"profile": profile, "seed": int(cfg.seed), "device": str(cfg.device), "root": root, "subs": subs}
     rows: list[dict[str, Any]] = []
@@ -165,13 +171,19 @@ def run(cfg: Any, run_dir: Path, subs: dict[str, Any]) -> pd.DataFrame:
             done = cells.get(key)
             if done is None:
                 t0 = time.perf_counter()
-                done = [{**c.row(), "seconds": round(time.perf_counter() - t0, 3)} for c in group.measure(ctx)]
+                done = [
+                    {**c.row(), "seconds": round(time.perf_counter() - t0, 3)} for c in group.measure(ctx)
+                ]
                 seconds = round(time.perf_counter() - t0, 3)
                 done = [{**r, "seconds": seconds} for r in done]
                 cells.add(key, done)
             else:
                 reused += 1
-            rows.extend(r for r in done if cfg.claims is None or r["claim"] in cfg.claims or group.name == "attention_file")
+            rows.extend(
+                r
+                for r in done
+                if cfg.claims is None or r["claim"] in cfg.claims or group.name == "attention_file"
+            )
             bar.advance()
     table = pd.DataFrame(rows)
     seconds = time.perf_counter() - started
@@ -182,6 +194,8 @@ def run(cfg: Any, run_dir: Path, subs: dict[str, Any]) -> pd.DataFrame:
     failed = table.loc[table.verdict == FAIL, "claim"].tolist()
     claims_report.print_verdicts(table, seconds, reused, root)
     if failed:
-        raise ClaimsFailed("claims", f"{len(failed)} claim(s) FAIL: {', '.join(failed)}; see {root / 'report.md'}")
+        raise ClaimsFailed(
+            "claims", f"{len(failed)} claim(s) FAIL: {', '.join(failed)}; see {root / 'report.md'}"
+        )
     say(f"all {len(table)} claims PASS or NOT APPLICABLE; report: {root / 'report.md'}")
     return table

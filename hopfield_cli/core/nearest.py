@@ -31,16 +31,19 @@ def nearest_patterns(
     units = plan_scaling(max_norm(patterns), max_norm(states), n, 1.0, dtype=work, acc=work)
     scale = units.down
     rows = max(1, block_entries // max(1, patterns.shape[1]))
-    half_sq = torch.cat(
-        [0.5 * scale(patterns[i : i + rows].to(work)).pow(2).sum(dim=1) for i in range(0, n, rows)]
+    neg_half_sq = torch.cat(
+        [-0.5 * scale(patterns[i : i + rows].to(work)).pow(2).sum(dim=1) for i in range(0, n, rows)]
     )  # (N,)
     best_score = torch.full((b,), -torch.inf, dtype=work, device=states.device)
     best_index = torch.zeros(b, dtype=torch.long, device=states.device)
     chunk = max(1, min(n, block_entries // max(1, b)))
     states_w = scale(states.to(work))
+    buffer = torch.empty(b * chunk, dtype=work, device=states.device)
     for start in range(0, n, chunk):
         block = scale(patterns[start : start + chunk].to(work))
-        scores = (states_w @ block.T).sub_(half_sq[start : start + chunk])  # (B, chunk), one temporary
+        scores = buffer[: b * block.shape[0]].view(b, block.shape[0])
+        # x_i^T xi - ||x_i||^2 / 2 in one product with the norms as its bias: one pass over the block fewer
+        torch.addmm(neg_half_sq[start : start + chunk], states_w, block.T, out=scores)  # (B, chunk)
         value, index = scores.max(dim=1)
         better = value > best_score
         best_score = torch.where(better, value, best_score)

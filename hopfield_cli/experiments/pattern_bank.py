@@ -58,7 +58,8 @@ class PatternBank:
 
     def __init__(self, cfg: Any, dim: int, fixed: torch.Tensor | None):
         self.cfg, self.dim, self.fixed = cfg, dim, fixed
-        self.rows: dict[int, torch.Tensor] = {}
+        self.rows: dict[int, torch.Tensor] = {}  # per trial: a (capacity, d) buffer, its first filled[t] rows drawn
+        self.filled: dict[int, int] = {}
 
     @property
     def limit(self) -> int:
@@ -83,16 +84,30 @@ class PatternBank:
     def _raw(self, trial: int, n: int) -> torch.Tensor:
         if self.fixed is not None:
             return self.fixed[:n]
-        have = self.rows.get(trial)
-        have_n = 0 if have is None else have.shape[0]
+        have_n = self.filled.get(trial, 0)
         if have_n < n:
-            blocks = [self.block(trial, b) for b in range(have_n // BLOCK_ROWS, -(-n // BLOCK_ROWS))]
-            have = torch.cat(([have] if have is not None else []) + blocks)
-            others = sum(r.numel() * 4 for t, r in self.rows.items() if t != trial)
-            if have.numel() * 4 + others > CACHE_BYTES:
-                self.rows = {}  # keep memory bounded at huge N: the other trials are redrawn when needed
-            self.rows[trial] = have
-        return have[:n]
+            end = -(-n // BLOCK_ROWS) * BLOCK_ROWS
+            others = sum(self.filled[t] * self.dim * 4 for t in self.rows if t != trial)
+            if end * self.dim * 4 + others > CACHE_BYTES:  # memory bounded at huge N: other trials are redrawn
+                self.rows = {t: r for t, r in self.rows.items() if t == trial}
+                self.filled = {t: f for t, f in self.filled.items() if t == trial}
+            buffer = self._buffer(trial, end)
+            for b in range(have_n // BLOCK_ROWS, end // BLOCK_ROWS):  # each block drawn once, in place
+                buffer[b * BLOCK_ROWS : (b + 1) * BLOCK_ROWS] = self.block(trial, b)
+            self.filled[trial] = end
+        return self.rows[trial][:n]
+
+    def _buffer(self, trial: int, rows: int) -> torch.Tensor:
+        """The trial's row buffer with room for ``rows``: allocated once for the bank's whole limit (its pages are
+        only touched as rows are drawn), so growing N never copies what was drawn."""
+        have = self.rows.get(trial)
+        if have is None or have.shape[0] < rows:
+            capacity = max(rows, -(-self.limit // BLOCK_ROWS) * BLOCK_ROWS)
+            buffer = torch.empty(capacity, self.dim, dtype=torch.float32)
+            if have is not None:
+                buffer[: self.filled.get(trial, 0)] = have[: self.filled.get(trial, 0)]
+            self.rows[trial] = have = buffer
+        return have
 
     def prefix(self, trial: int, n: int) -> torch.Tensor:
         """The first ``n`` stored patterns of ``trial``, (n, d) float32, normalised/binarised as configured."""
@@ -100,4 +115,4 @@ class PatternBank:
 
     def clear(self) -> None:
         """Free the drawn rows (the sweep is done with this dimension)."""
-        self.rows = {}
+        self.rows, self.filled = {}, {}

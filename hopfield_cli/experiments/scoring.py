@@ -70,9 +70,11 @@ def score(
     result = model.retrieve(patterns, queries.to(patterns), update_steps_max=update_steps_max, eps=eps)
     work = torch.promote_types(patterns.dtype, torch.float32)
     states, x = result.states.to(work), patterns.to(work)
-    nearest_ids, distance = nearest_patterns(x, states)
-    if target_ids is None:
-        target_ids, _ = nearest_patterns(x, queries.to(x))
+    if target_ids is None:  # the queries' nearest patterns found in the same pass over the patterns
+        ids, dist = nearest_patterns(x, torch.cat([states, queries.to(x)]))
+        nearest_ids, distance, target_ids = ids[: len(states)], dist[: len(states)], ids[len(states) :]
+    else:
+        nearest_ids, distance = nearest_patterns(x, states)
     scored = Scored(result, states, nearest_ids, distance, target_ids.to(states.device))
     if criterion is None:
         return scored

@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-slurm lint bench clean
+.PHONY: help install run test test-fast test-e2e test-slurm reproduce-quick lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -31,10 +31,18 @@ run: install ## Run the main job: a capacity sweep at d=64, beta=8 (writes outpu
 	$(BIN)/hopfield capacity-sweep dim=64 beta=8 $(RUN_ARGS)
 
 test: install ## Run the test suite (in parallel, one worker per core; HYPOTHESIS_PROFILE=wide widens it)
-	$(BIN)/python -m pytest -q -n auto -m "not slurm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "not slurm and not e2e" $(PYTEST_ARGS)
 
 test-fast: install ## Run the tests not marked slow (no subprocess, no real signals or launchers)
-	$(BIN)/python -m pytest -q -n auto -m "not slow and not slurm" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
+
+# CI runs these after `make test`: each is a whole user session (every README recipe, 20 SIGKILLs and resumes,
+# measured memory peaks, the quick reproduce), minutes rather than seconds.
+test-e2e: install ## Run the long end-to-end tests (marked e2e): README recipes, SIGKILL loop, memory peaks, reproduce
+	$(BIN)/python -m pytest -q -n auto -m "e2e and not slurm" $(PYTEST_ARGS)
+
+reproduce-quick: install ## Re-measure the paper's claims, quick profile (exit 1 if any claim FAILs)
+	$(BIN)/hopfield reproduce profile=quick
 
 # The script exits 3 where it cannot run (not root, no apt-get): the tests then skip, printing its reason.
 test-slurm: install ## Bring up a one-node SLURM cluster here (root, Debian) and run the tests marked slurm

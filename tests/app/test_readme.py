@@ -89,6 +89,7 @@ def test_the_readme_has_recipes_and_each_states_its_time():
 
 
 @pytest.mark.slow  # in process, but a block runs 3-20 commands
+@pytest.mark.e2e
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_every_recipe_runs_as_written(run_cli, tmp_path, block):
     (tmp_path / "examples").symlink_to(REPO / "examples")

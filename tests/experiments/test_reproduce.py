@@ -108,6 +108,7 @@ def test_user_attention_file_is_not_applicable(run_cli, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_quick_profile_all_pass(run_cli_process, tmp_path):
     out = tmp_path / "quick"
     proc = run_cli_process("reproduce", "profile=quick", f"hydra.run.dir={out}", timeout=600)

@@ -171,6 +171,7 @@ def estimate_bytes(command: str, args: list[str]) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_estimate_is_never_far_under_the_measured_peak(tmp_path, inputs):
     baseline = {
         command: peak_bytes(

@@ -179,6 +179,7 @@ def drive(command: str, tmp: str, seed: int = 12, kills: int = KILLS) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", list(SWEEPS))
 def test_twenty_sigkills_each_resumed_give_the_uninterrupted_tables(tmp_path, command):
     code = f"from tests.hardening.test_kill_loop import drive; drive({command!r}, {str(tmp_path)!r})"

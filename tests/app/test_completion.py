@@ -73,3 +73,34 @@ def test_completion_scripts_are_printed(run_cli):
     proc = run_cli("--completion", "bash")
     assert proc.returncode == 0 and "complete -o default -F _hopfield_completion hopfield" in proc.stdout
     assert "_HOPFIELD_COMPLETE" in run_cli("--completion", "zsh").stdout
+
+
+def test_the_zsh_protocol_answers_with_arguments(run_cli):
+    """zsh's function asks with ``complete_zsh`` and the words so far; the answer is an ``_arguments`` list."""
+    from typer.testing import CliRunner
+
+    from hopfield_cli.cli import app
+
+    env = {"_HOPFIELD_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "hopfield retrieve model=d"}
+    out = CliRunner().invoke(app, [], env=env, prog_name="hopfield").output
+    assert out.startswith("_arguments") and '"model=dense"' in out and "model=modern" not in out
+    assert "compdef _hopfield_completion hopfield" in run_cli("--completion", "zsh").stdout
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="needs fish (apt-get install fish)")
+def test_the_fish_script_completes_keys_and_options(tmp_path):
+    """fish sources ``hopfield --completion fish`` and asks it with ``complete -C``, as at its prompt."""
+    from tests.conftest import hopfield_command
+
+    exe = hopfield_command()
+    if len(exe) != 1:
+        pytest.skip("needs the installed console script")
+    env = dict(os.environ, PATH=f"{os.path.dirname(exe[0])}{os.pathsep}{os.environ['PATH']}")
+    probe = (
+        "hopfield --completion fish | source; "
+        "complete -C 'hopfield retrieve mod'; echo ==; complete -C 'hopfield retrieve model=e'"
+    )
+    out = subprocess.run(["fish", "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env)
+    first, second = out.stdout.split("==\n")
+    assert first.split() == ["model="], out.stderr
+    assert second.split() == ["model=exponential"], out.stderr

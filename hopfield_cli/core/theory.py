@@ -20,17 +20,21 @@ MEAN_CHUNK = 1 << 16  # rows per float64 block of ``mean_spread``
 
 
 def separation(
-    patterns: torch.Tensor, chunk: int | None = None, rows: torch.Tensor | None = None
+    patterns: torch.Tensor,
+    chunk: int | None = None,
+    rows: torch.Tensor | None = None,
+    dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Delta_i = x_i^T x_i - max_{j != i} x_i^T x_j (Section 2), for every pattern or for ``rows`` only.
 
     Each Delta_i is exact (compared with all N patterns); the Gram matrix is formed in (``chunk`` rows x
     columns) blocks of at most 2^22 entries with a running max over the columns, so any N needs O(1) memory. With one pattern there is no j != i and Delta is +inf.
     Patterns whose Gram entries would overflow are measured in scaled units (``scaling``); Delta then comes
-    back in float64.
+    back in float64. ``dtype``: the Gram blocks' dtype (None: float64 for float64 patterns, else float32); float64
+    for float32 patterns converts one block at a time, never the whole matrix.
     """
     n = patterns.shape[0]
-    acc = torch.float64 if patterns.dtype == torch.float64 else torch.float32
+    acc = dtype or (torch.float64 if patterns.dtype == torch.float64 else torch.float32)
     norm = max_norm(patterns)
     units = plan_scaling(
         norm, norm, n, 1.0, dtype=acc, acc=acc

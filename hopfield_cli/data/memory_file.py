@@ -155,13 +155,11 @@ def save_memory(
 def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.Tensor, dict]:
     """Read a memory file written by ``save_memory``; verify its checksum; return (patterns, metadata).
 
-The patterns are memory-mapped (copy on write), not read into a second buffer: a run holds one copy, the
-file's pages, which the checksum reads once in order.
-
     The header is checked before any data is read: the format tag, the metadata (any JSON nesting depth is a
     one-line error), the tensor's dtype and shape against the metadata's N and d. The data is read last and
     must match the checksum. What the metadata's keys mean is checked by their users (``image_side``:
-    ``experiments.patterns.PatternSet``).
+    ``experiments.patterns.PatternSet``). The patterns are memory-mapped (copy on write), not read into a second
+    buffer: a run holds one copy, the file's pages, which the checksum reads once in order.
     """
     p = require_file(path, field)
     try:

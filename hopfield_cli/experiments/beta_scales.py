@@ -34,6 +34,30 @@ log = logging.getLogger(__name__)
 BETA_MIN_FACTOR = 0.1  # beta_min = 0.1 / m_max^2: beta m_max^2 = 0.1, well below Lemma A3's bound of 1
 BETA_MAX_FACTOR = 10.0  # beta_max = 10 x the largest structural scale (BetaScales.upper)
 
+# Above this many patterns the O(N^2 d) separation is taken on a seeded random sample of rows (each sampled
+# Delta_i is still exact: compared with ALL patterns), so its minimum is an upper bound. The sample has SAMPLE_ROWS
+# rows up to N = 2^18 and SAMPLE_PAIRS / N (at least MIN_SAMPLE_ROWS) beyond: its cost stays O(SAMPLE_PAIRS d)
+# (10^6 patterns: 1,073 rows; 10^7: 256). Its size is reported with the statistics.
+EXACT_SEPARATION_MAX_N = 20_000
+SAMPLE_ROWS = 4_096
+SAMPLE_PAIRS = 1 << 30
+MIN_SAMPLE_ROWS = 256
+
+
+def sample_rows(n: int) -> int:
+    """Rows of the separation sample for N patterns (all of them up to EXACT_SEPARATION_MAX_N)."""
+    if n <= EXACT_SEPARATION_MAX_N:
+        return n
+    return max(MIN_SAMPLE_ROWS, min(SAMPLE_ROWS, SAMPLE_PAIRS // n))
+
+
+def separation_sample(n: int, seed: int = 0) -> torch.Tensor | None:
+    """The rows whose Delta_i is computed: None (all) up to EXACT_SEPARATION_MAX_N, else a sample drawn with
+    ``seed`` (the same rows for the same N and seed)."""
+    if n <= EXACT_SEPARATION_MAX_N:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: sample_rows(n)]
+
 
 @dataclass
 class BetaScales:
@@ -46,6 +70,7 @@ class BetaScales:
     beta_separated: float  # smallest beta with every pattern of Delta_i > 0 well separated
     beta_cluster_separated: float = math.nan  # the same for the cluster centres
     beta_cluster_internal: float = math.nan  # 1 / max_l m_max(l)^2 over the clusters (Lemma A12)
+    separation_rows: int = 0  # patterns whose Delta_i was computed: all, or a seeded sample (``sample_rows``)
 
     @property
     def upper(self) -> float:
@@ -88,26 +113,28 @@ def well_separated_beta(delta: float, n_patterns: int, norm_max: float) -> float
     return hi
 
 
-def _separated_beta(patterns: torch.Tensor) -> tuple[float, float, int]:
-    """(beta at which every pattern with Delta_i > 0 is well separated, min Delta, count of Delta_i <= 0)."""
-    x = patterns.double()
-    delta = theory.separation(x)
-    norm_max = float(x.norm(dim=1).max())
+def _separated_beta(patterns: torch.Tensor) -> tuple[float, float, int, int]:
+    """(beta at which every pattern with Delta_i > 0 is well separated, min Delta, count of Delta_i <= 0, rows
+    computed), Delta_i in float64 Gram blocks over all patterns or a seeded sample (``separation_sample``)."""
+    n = patterns.shape[0]
+    delta = theory.separation(patterns, rows=separation_sample(n), dtype=torch.float64)
+    norm_max = theory.norm_max64(patterns)
     positive = delta[delta > 0]
-    beta = well_separated_beta(float(positive.min()), x.shape[0], norm_max) if positive.numel() else math.inf
-    return beta, float(delta.min()), int((delta <= 0).sum())
+    beta = well_separated_beta(float(positive.min()), n, norm_max) if positive.numel() else math.inf
+    return beta, float(delta.min()), int((delta <= 0).sum()), int(delta.numel())
 
 
 def beta_scales(data: ScanPatterns) -> BetaScales:
-    """The scales of the module docstring; ``core.theory`` supplies Delta_i and m_max."""
-    x = data.patterns.double()
+    """The scales of the module docstring; ``core.theory`` supplies Delta_i and m_max (in float64 blocks: no
+    float64 copy of the patterns; Delta_i on a seeded sample beyond EXACT_SEPARATION_MAX_N patterns)."""
+    x = data.patterns
     m_max = theory.mean_spread(x)
     beta_global = 1.0 / m_max**2 if m_max > 0 else math.inf
-    beta_separated, delta_min, never = _separated_beta(x)
-    scales = BetaScales(m_max, beta_global, delta_min, never, beta_separated)
+    beta_separated, delta_min, never, rows = _separated_beta(x)
+    scales = BetaScales(m_max, beta_global, delta_min, never, beta_separated, separation_rows=rows)
     if data.cluster_ids is not None and data.centres is not None:
         inner = max(theory.mean_spread(x[data.cluster_ids == c]) for c in range(data.centres.shape[0]))
-        centres_beta, _, _ = _separated_beta(data.centres)
+        centres_beta, _, _, _ = _separated_beta(data.centres)
         scales = replace(
             scales,
             beta_cluster_separated=centres_beta,

@@ -36,6 +36,7 @@ from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, CACHE_BYTES, Patte
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.experiments.scoring import score
+from hopfield_cli.experiments.threads import problem_threads
 from hopfield_cli.experiments.warnings import meaning_warnings, warn
 from hopfield_cli.report.console import cell_progress
 from hopfield_cli.report.files import write_json, write_run_info, write_table
@@ -251,7 +252,7 @@ def footprint(cfg: Any) -> list[fp.Term]:
             fp.nearest_term(n),
         ]
         if fixed:
-            terms.append(fp.Term(n_field, n * d * fp.DUPLICATE_BYTES, "duplicate check"))
+            terms.append(fp.duplicate_term(n_field, n, d))
         for model in dict.fromkeys(cfg.models):
             terms += fp.model_terms(model, n, d, b, cfg, n_field)
         if sum(t.bytes for t in terms) > sum(t.bytes for t in worst):
@@ -312,7 +313,10 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                     rows = log.get(s.key(n))
                     bar.begin(f"{s.label()} N={n:,}")
                     if rows is None:
-                        rows = run_cell(cfg, s, n, banks[d], ctx)
+                        with problem_threads(
+                            device, n * d * int(cfg.num_queries)
+                        ):  # one thread for small cells
+                            rows = run_cell(cfg, s, n, banks[d], ctx)
                         log.add(s.key(n), rows)
                         computed += 1
                     rows_s.extend(rows)

@@ -18,9 +18,13 @@ from typing import Any
 
 # Peak bytes per entry of an (N, d) pattern matrix while it is made or read, the float32 result included.
 GENERATE_BYTES = {"binary": 12, "gaussian": 8, "sphere": 20, "correlated": 16}  # data.patterns
-LOAD_BYTES = {"memory": 10, "narrow": 9, "wide": 18, "csv": 64, "images": 12}  # narrow: <= 4 bytes stored
-STATS_BYTES = 12  # the summary's float64 statistics, or the memory file's bytes and checksum (store, scans)
-DUPLICATE_BYTES = 8  # experiments.warnings: the rows sorted as bytes
+# memory: the file is memory-mapped (its pages, 4 bytes per entry) and checksummed in blocks
+LOAD_BYTES = {"memory": 5, "narrow": 9, "wide": 18, "csv": 64, "images": 12}  # narrow: <= 4 bytes stored
+# The summary's statistics (M, m_max, Delta_i in Gram blocks), the memory file's writing and checksum: blocks of
+# 64 MiB (data.memory_file) and 16 MiB Gram blocks (core.theory), the same at every N.
+STATS_BLOCK_BYTES = 4 * (64 << 20)
+DUPLICATE_ROW_BYTES = 48  # experiments.warnings, per row: its 64-bit hash, sort order, sorted hashes
+DUPLICATE_BLOCK_ENTRIES = 1 << 22  # entries hashed per block (warnings.HASH_ENTRIES), 24 bytes each at most
 ROW_BYTES = 256  # one result row in memory: pandas columns, JSON line, CSV/Parquet buffers
 NEAREST_BYTES = 2 * 4 * (1 << 22)  # core.nearest: one (B, chunk) float32 block and its pattern rows
 FIELD_CHUNK = 1 << 20  # core.dense.CHUNK_ELEMENTS: the binary families' (B, chunk) float64 temporaries
@@ -97,6 +101,17 @@ def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
     if len(shape) == 1:
         return int(shape[0]), 1
     return (int(shape[0]), int(shape[1])) if len(shape) == 2 else (0, 0)
+
+
+def duplicate_term(field: str, n: int, d: int) -> Term:
+    """experiments.warnings: the duplicate check (row hashes) and the sampled score-gap check, O(N) not O(N d)."""
+    return Term(field, n * DUPLICATE_ROW_BYTES + DUPLICATE_BLOCK_ENTRIES * 24 + (64 << 20), "duplicate check")
+
+
+def stats_term(field: str, n: int, d: int) -> Term:
+    """The summary's streamed statistics and the duplicate check (store, metastable-scan)."""
+    dup = duplicate_term(field, n, d)
+    return Term(field, STATS_BLOCK_BYTES + dup.bytes, "statistics in blocks and the duplicate check")
 
 
 def queries_term(b: int, d: int, steps: int) -> Term:

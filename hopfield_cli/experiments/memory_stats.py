@@ -15,23 +15,16 @@ from typing import Any
 import torch
 
 from hopfield_cli.core import theory
-from hopfield_cli.experiments.beta_scales import well_separated_beta
+from hopfield_cli.experiments.beta_scales import (  # noqa: F401  (the sample's constants, re-exported)
+    EXACT_SEPARATION_MAX_N,
+    SAMPLE_ROWS,
+    sample_rows,
+    separation_sample,
+    well_separated_beta,
+)
 
-# Above this many patterns the O(N^2 d) separation is estimated on a seeded random sample of rows (each row's
-# Delta_i is still exact: it is compared with ALL patterns), which makes Delta_min an upper bound. The sample
-# has SAMPLE_ROWS rows up to N = 2^18 and SAMPLE_PAIRS / N (at least MIN_SAMPLE_ROWS) beyond, so that its cost
-# stays O(SAMPLE_PAIRS d) (10^6 patterns: 1,073 rows; 10^7: 256); its size is reported (``separation_rows``).
-EXACT_SEPARATION_MAX_N = 20_000
-SAMPLE_ROWS = 4_096
-SAMPLE_PAIRS = 1 << 30
-MIN_SAMPLE_ROWS = 256
-
-
-def sample_rows(n: int) -> int:
-    """Rows of the separation sample for N patterns (all of them up to EXACT_SEPARATION_MAX_N)."""
-    if n <= EXACT_SEPARATION_MAX_N:
-        return n
-    return max(MIN_SAMPLE_ROWS, min(SAMPLE_ROWS, SAMPLE_PAIRS // n))
+# The separation is exact up to EXACT_SEPARATION_MAX_N patterns and on a seeded sample of rows beyond, its size
+# reported as ``separation_rows`` (``beta_scales.separation_sample``).
 
 
 def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed: int = 0) -> dict[str, Any]:
@@ -43,13 +36,9 @@ def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed
     n, d = patterns.shape
     x = patterns.to(device)
     norm_max = theory.norm_max64(x)
-    if n <= EXACT_SEPARATION_MAX_N:
-        delta = theory.separation(x).double().cpu()
-        sampled = False
-    else:
-        rows = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: sample_rows(n)]
-        delta = theory.separation(x, rows=rows).double().cpu()
-        sampled = True
+    rows = separation_sample(n, seed)
+    delta = theory.separation(x, rows=rows).double().cpu()
+    sampled = rows is not None
     threshold = theory.well_separated_threshold(n, beta, norm_max)
     mean = theory.pattern_mean(x)
     m_max = theory.mean_spread(x, mean)

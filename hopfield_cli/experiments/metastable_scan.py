@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -53,6 +51,7 @@ from hopfield_cli.experiments.queries import corrupted, random_points
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.experiments.scan_patterns import ScanPatterns, load_scan_patterns
 from hopfield_cli.experiments.scoring import score
+from hopfield_cli.experiments.threads import problem_threads
 from hopfield_cli.experiments.warnings import meaning_warnings, warn
 from hopfield_cli.report.console import cell_progress
 from hopfield_cli.report.files import write_json, write_run_info, write_table
@@ -60,7 +59,6 @@ from hopfield_cli.report.files import write_json, write_run_info, write_table
 log = logging.getLogger(__name__)
 
 COMMAND = "metastable-scan"
-SMALL_WORK = 1 << 22  # N * d * B below this: one CPU thread (see _small_problem_threads)
 SCAN_ROW_BYTES = 2048  # one result row kept as a Python dict of ~15 values for resume
 QUERY_STEM = "fixed_points"
 BETA_STEM = "betas"
@@ -93,7 +91,8 @@ def footprint(cfg: MetastableScanConfig) -> list[fp.Term]:
     return [
         src.term(),
         *fp.prepare_terms(cfg, src),
-        fp.Term(src.field, n * d * (fp.STATS_BYTES + fp.DUPLICATE_BYTES + 8), "statistics and dtype copy"),
+        fp.stats_term(src.field, n, d),
+        fp.Term(src.field, n * d * (8 if cfg.dtype == "float64" else 0), "the run's float64 copy"),
         fp.queries_term(b, d, int(cfg.update_steps_max)),
         fp.Term(
             "num_queries",
@@ -194,21 +193,10 @@ def _cluster_columns(
     }
 
 
-@contextmanager
-def _small_problem_threads(device: torch.device, work: int) -> Iterator[None]:
-    """One CPU thread for small problems, restored afterwards.
-
-    The scan is hundreds of tiny (B x d) @ (d x N) products; with several OpenMP threads each costs more in thread
-    start-up and spinning than in arithmetic, and on a busy 2-core machine a 128 x 64 x 64 product went from
-    0.1 ms to 3 ms.
-    """
-    previous = torch.get_num_threads()
-    if device.type == "cpu" and work < SMALL_WORK and previous > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def _small_problem_threads(device: torch.device, work: int) -> Any:
+    """One CPU thread for small problems, restored afterwards (``threads.problem_threads``): the scan is hundreds
+    of tiny (B x d) @ (d x N) products."""
+    return problem_threads(device, work)
 
 
 def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:

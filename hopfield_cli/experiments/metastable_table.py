@@ -100,8 +100,8 @@ def print_summary(
         ("m_max = max ||x_i - m_x||", scales.m_max),
         ("1 / m_max^2 (global fixed point below)", scales.beta_global),
         ("well separated from (Delta_i > 0 patterns)", scales.beta_separated),
-        ("min separation Delta", scales.separation_min),
-        ("patterns never well separated (Delta <= 0)", scales.never_separated),
+        ("min separation Delta" + _sampled(scales, n), scales.separation_min),
+        ("patterns never well separated (Delta <= 0)" + _sampled(scales, n), scales.never_separated),
     ]
     if math.isfinite(scales.beta_cluster_separated):
         rows += [
@@ -150,3 +150,9 @@ def save_figures(
         per_beta["k90_q75"].tolist(),
         setting,
     )
+
+
+def _sampled(scales: Any, n: int) -> str:
+    """' (sample of S rows)' where Delta_i was computed on a seeded sample (``beta_scales.separation_sample``)."""
+    rows = getattr(scales, "separation_rows", 0)
+    return f" (sample of {rows:,} rows)" if 0 < rows < n else ""

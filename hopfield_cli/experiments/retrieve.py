@@ -66,7 +66,7 @@ def footprint(cfg: Any) -> list[fp.Term]:
     else:
         b = num_queries(cfg, n)
     terms += [
-        fp.Term(src.field, n * d * fp.DUPLICATE_BYTES, "duplicate check"),
+        fp.duplicate_term(src.field, n, d),
         fp.queries_term(b, d, int(cfg.update_steps_max)),
         fp.nearest_term(n),
     ]

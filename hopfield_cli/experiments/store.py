@@ -23,13 +23,13 @@ from hopfield_cli.report.files import write_json, write_run_info
 
 
 def footprint(cfg: Any) -> list[fp.Term]:
-    """The patterns as drawn or read, then (one after the other) the float64 statistics of the summary, the
-    duplicate check and the serialised memory with its checksum (``experiments.footprint``)."""
+    """The patterns as drawn or read, then the summary's statistics, the duplicate check and the memory file's
+    writing and checksum, all in blocks (``experiments.footprint``)."""
     src = fp.source(cfg)
     n, d = src.n, src.d
     return [
         src.term(),
-        fp.Term(src.field, n * d * fp.STATS_BYTES, "summary, duplicate check and the file's bytes"),
+        fp.stats_term(src.field, n, d),
         *fp.prepare_terms(cfg, src),
     ]
 

@@ -58,21 +58,22 @@ GAP_BLOCK_ELEMENTS = 1 << 20  # (256 x chunk) float64 score blocks of 8 MiB
 GAP_ROWS = 256  # the patterns i of the score-gap check
 GAP_EXACT_PAIRS = 1 << 24  # up to 256 x 65,536 pairs the gap is exact over all j; beyond, a seeded sample
 GAP_SAMPLE_SEED = 0
-HASH_ROWS = 1 << 16  # rows hashed per block by the duplicate check
+HASH_ENTRIES = 1 << 22  # entries (rows x d) hashed per block by the duplicate check
 
 
 def _unique_rows(patterns: torch.Tensor) -> int:
     """How many distinct rows, exactly, in O(N) memory: each row's bytes are hashed in blocks (a 64-bit
     multiply-add hash of its 32-bit words), the N hashes sorted, and only rows whose hashes collide are compared
     byte by byte. -0.0 is first made +0.0 so that rows equal as numbers are equal as bytes. (B, d) blocks of
-    ``HASH_ROWS`` rows and the (N,) hashes with their sort: about 24 bytes per pattern.
+    ``HASH_ENTRIES`` entries and the (N,) hashes with their sort: about 24 bytes per pattern.
     """
     n, d = patterns.shape
     words = _row_words(patterns[:1]).shape[1]
     mult = np.random.default_rng(0x5EED).integers(1, 2**63, size=words, dtype=np.uint64) | np.uint64(1)
     hashes = np.empty(n, dtype=np.uint64)
-    for start in range(0, n, HASH_ROWS):
-        block = _row_words(patterns[start : start + HASH_ROWS])
+    step = max(1, HASH_ENTRIES // max(d, 1))
+    for start in range(0, n, step):
+        block = _row_words(patterns[start : start + step])
         acc = np.zeros(block.shape[0], dtype=np.uint64)
         with np.errstate(over="ignore"):
             for j in range(words):  # h = sum_j (w_j + j) * a_j  mod 2^64, a_j odd random

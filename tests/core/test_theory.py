@@ -97,3 +97,32 @@ def test_separation_of_selected_rows_equals_the_full_computation():
     x = torch.randn(300, 16, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     rows = torch.tensor([5, 17, 299, 0])
     torch.testing.assert_close(separation(x, rows=rows), separation(x)[rows])
+
+
+def test_separation_in_column_blocks_equals_the_dense_reference(monkeypatch):
+    """Issue 11: the Gram matrix streams in (rows x columns) blocks with a running max; every Delta_i (sampled rows
+    in any order, their self-products in any block) equals the dense float64 reference, and float32 patterns in
+    float64 blocks give the float64 values without a float64 copy."""
+    from hopfield_cli.core import theory
+
+    x = sphere_patterns(203, 7, 3.0, 4)
+    gram = (x @ x.T).numpy()
+    ref = np.diag(gram) - np.where(np.eye(203, dtype=bool), -np.inf, gram).max(axis=1)
+    monkeypatch.setattr(theory, "_BLOCK_ELEMS", 64)  # 5-row chunks of 12 columns: many blocks per row
+    rows = torch.tensor([202, 0, 37, 36, 150, 11])
+    np.testing.assert_allclose(separation(x, chunk=5).numpy(), ref, rtol=1e-12)
+    np.testing.assert_allclose(separation(x, chunk=5, rows=rows).numpy(), ref[rows.numpy()], rtol=1e-12)
+    x32 = x.float()
+    ref32 = separation(x32.double(), chunk=5)
+    torch.testing.assert_close(separation(x32, chunk=5, dtype=torch.float64), ref32, rtol=1e-12, atol=0)
+
+
+def test_streamed_mean_spread_and_norm_equal_the_whole_matrix():
+    from hopfield_cli.core.theory import mean_spread, norm_max64, pattern_mean
+
+    x = torch.randn(1000, 5, generator=torch.Generator().manual_seed(5)) * 3 + 1
+    xd = x.double()
+    torch.testing.assert_close(pattern_mean(x, chunk=64), xd.mean(dim=0), rtol=1e-13, atol=1e-13)
+    expected = float(torch.linalg.vector_norm(xd - xd.mean(dim=0), dim=1).max())
+    assert mean_spread(x, chunk=64) == pytest.approx(expected, rel=1e-13)
+    assert norm_max64(x, chunk=64) == float(torch.linalg.vector_norm(xd, dim=1).max())

@@ -69,3 +69,25 @@ def test_a_fixed_matrix_is_shared_by_every_trial():
     bank = PatternBank(make_cfg(), 4, fixed)
     assert bank.limit == 6
     assert torch.equal(bank.prefix(0, 3), fixed[:3]) and torch.equal(bank.prefix(4, 3), fixed[:3])
+
+
+def test_growing_n_never_copies_the_drawn_rows():
+    """Issue 11: each block is drawn once into one buffer (sized for the bank's limit, its pages touched as rows
+    are drawn), so a larger N views the same memory instead of concatenating what was drawn."""
+    from types import SimpleNamespace
+
+    from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, PatternBank
+
+    cfg = SimpleNamespace(
+        patterns=SimpleNamespace(name="gaussian"),
+        seed=0,
+        n_max=5 * BLOCK_ROWS,
+        normalise="none",
+        binarise=False,
+    )
+    bank = PatternBank(cfg, 8, None)
+    small = bank.prefix(0, 10)
+    large = bank.prefix(0, 3 * BLOCK_ROWS + 5)
+    assert large.data_ptr() == small.data_ptr() and torch.equal(large[:10], small)
+    fresh = PatternBank(cfg, 8, None).prefix(0, 3 * BLOCK_ROWS + 5)
+    assert torch.equal(fresh, large)

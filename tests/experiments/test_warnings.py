@@ -34,3 +34,49 @@ def test_warn_prints_one_line_each_on_stderr(capsys):
     # (only our lines: a CLI run earlier in this process may leave Hydra's log handlers complaining here)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert lines == ["warning: first", "warning: second"]
+
+
+def test_duplicates_are_counted_exactly_by_row_hashes(monkeypatch):
+    """Issue 11: the streamed duplicate check (row hashes in blocks, colliding rows compared byte by byte) counts
+    what sorting the rows as bytes counts, -0.0 equal to +0.0, even when every hash collides."""
+    import numpy as np
+
+    from hopfield_cli.experiments import warnings as w
+
+    def by_sorting(x):
+        rows = np.ascontiguousarray((x + 0.0).numpy())
+        return int(
+            np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()).size
+        )
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randint(-1, 2, (3000, 3), generator=g).float()  # 27 distinct rows: thousands of duplicates
+    x[0] = torch.tensor([-0.0, 0.0, -0.0])
+    monkeypatch.setattr(w, "HASH_ENTRIES", 100)  # many blocks
+    assert w._unique_rows(x) == by_sorting(x) == 27
+    y = torch.randn(500, 3, generator=g, dtype=torch.float64)
+    y = torch.cat([y, y[:10]])
+    assert w._unique_rows(y) == 500
+    monkeypatch.setattr(
+        np.random, "default_rng", lambda seed: _Zero()
+    )  # every multiplier 1: hashes collide more
+    assert w._unique_rows(x) == 27
+
+
+class _Zero:
+    def integers(self, lo, hi, size, dtype):
+        import numpy as np
+
+        return np.zeros(size, dtype=dtype)
+
+
+def test_score_gap_beyond_the_exact_size_is_sampled_and_says_so(monkeypatch):
+    """Issue 11: past GAP_EXACT_PAIRS the one-hot check compares a seeded sample (the same warning each time)
+    and names the sample's size."""
+    from hopfield_cli.experiments import warnings as w
+
+    monkeypatch.setattr(w, "GAP_EXACT_PAIRS", 256 * 8)
+    x = signs(300, 32)
+    lines = meaning_warnings(x, [1e6])
+    assert len(lines) == 1 and "one-hot" in lines[0] and "256 x 8 sampled pairs" in lines[0]
+    assert meaning_warnings(x, [1e6]) == lines

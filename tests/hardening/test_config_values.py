@@ -90,7 +90,7 @@ PER_COMMAND = {
         ("grid_rows=0", "grid_rows", ">= 1"),
         ("num_patterns=1000000000 dim=64", "num_patterns", "GiB"),
         ("num_patterns=10 dim=8 num_queries=100000000", "num_queries", "GiB"),
-        ("model=sparse num_patterns=1000000000 dim=1 num_queries=1000", "num_patterns", "GiB"),  # one row block
+        ("model=sparse num_patterns=1000000000 dim=1 num_queries=1000", "num_patterns", "GiB"),
         ("model=classical num_patterns=2000000 dim=1000000", "num_patterns", "GiB"),
     ],
     "capacity-sweep": [

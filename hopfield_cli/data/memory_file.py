@@ -179,7 +179,7 @@ def load_memory(path: str | os.PathLike, field: str = "memory") -> tuple[torch.T
     except (SafetensorError, OSError, ValueError, RuntimeError, RecursionError) as exc:
         raise UsageError(field, f"{p.name} is not a valid safetensors file or is truncated ({exc})") from None
     if metadata.get("checksum") != checksum(array):
-        raise UsageError(field, "checksum mismatch: file is corrupt or was edited")
+        raise UsageError(field, f"{p.name}: checksum mismatch: the file is corrupt or was edited")
     return torch.from_numpy(array), metadata
 
 

@@ -72,9 +72,11 @@ def test_a_failed_job_is_named_and_the_others_are_merged(run_cli, tmp_path):
         ).returncode
         == 0
     )
-    (tmp_path / "bad.safetensors").write_bytes(
-        (tmp_path / "good.safetensors").read_bytes()[:200]
-    )  # truncated
+    # Its header is sound (the sweep's check reads headers only), its last byte is not: only the job that
+    # loads it finds out (the checksum), and the other job's results are kept.
+    data = bytearray((tmp_path / "good.safetensors").read_bytes())
+    data[-1] ^= 0x55
+    (tmp_path / "bad.safetensors").write_bytes(bytes(data))
     proc = run_cli("retrieve", "-m", "memory=good.safetensors,bad.safetensors", "hydra.sweep.dir=sweep")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

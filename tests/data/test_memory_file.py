@@ -130,7 +130,7 @@ def test_edited_tensor_fails_the_checksum(tmp_path, patterns):
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 0x01  # one bit of the last float
     path.write_bytes(bytes(blob))
-    assert load_error(path).message == "checksum mismatch: file is corrupt or was edited"
+    assert load_error(path).message == "m.safetensors: checksum mismatch: the file is corrupt or was edited"
 
 
 def test_edited_metadata_is_detected(tmp_path, patterns):

@@ -171,7 +171,7 @@ def test_corrupted_queries_target_every_pattern_once_before_any_twice():
 def test_footprint_names_the_field_of_the_largest_array(tmp_path):
     from hopfield_cli.data.memory_file import save_memory
 
-    terms = ms.footprint(compose("num_patterns=1000000", "dim=64"))
+    terms = ms.footprint(compose("num_patterns=1000000", "dim=64", "memory_budget=64MiB"))
     assert max(terms, key=lambda t: t.bytes).field == "num_patterns"
     terms = ms.footprint(compose("num_queries=10000000", "num_betas=100"))
     assert max(terms, key=lambda t: t.bytes).field == "num_queries"

@@ -117,7 +117,7 @@ PER_COMMAND = {
         ("n_max=1000000000 dim=64", "n_max", "GiB"),
         ("num_queries=10000000 dims=[4096]", "num_queries", "GiB"),
         ("dims=[10000000]", "dims", "GiB"),
-        ("dims=[1000000]", "dims", "block of drawn patterns"),
+        ("dims=[1000000]", "dims", "block being drawn"),
         ("memory_budget=1", "memory_budget", "budget"),
         ("resume=/no/such/folder", "resume", "no such run folder"),
     ],

@@ -78,7 +78,9 @@ def print_command_help(command: Command) -> None:
 
     named = for_command(command.name)
     if named:
-        console.print("\n[bold]experiment[/bold]=<name> (named experiments in conf/experiment/, default none):")
+        console.print(
+            "\n[bold]experiment[/bold]=<name> (named experiments in conf/experiment/, default none):"
+        )
         for experiment in named:
             console.print(f"  [bold]{escape(experiment.name)}[/bold]: {escape(experiment.description)}")
     console.print(f"\n[bold]Hydra:[/bold] {escape(HYDRA_FLAGS)}")

@@ -68,8 +68,11 @@ print(json.dumps({"core": core, "floor": floor, "active": active}))
 """
 
 
-def measure(argv: list[str], cwd: str) -> dict:
-    """Wall seconds and peak RSS (bytes) of one process, from os.wait4; its stdout."""
+def measure(argv: list[str], cwd: str, limit: float | None = None) -> dict:
+    """Wall seconds and peak RSS (bytes) of one process, from os.wait4 (``timeout``'s, which includes the command
+    it waited for); its stdout. rc 124: stopped after ``limit`` seconds."""
+    if limit:
+        argv = ["timeout", str(int(limit)), *argv]
     out = tempfile.TemporaryFile()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
@@ -117,6 +120,7 @@ def main() -> None:
     ap.add_argument("--big", type=float, default=1e7, help="N of store and capacity-sweep's n_max")
     ap.add_argument("--scan-n", type=float, default=1e6, help="patterns of metastable-scan's memory")
     ap.add_argument("--no-floor", action="store_true", help="skip the bare products (halves the run)")
+    ap.add_argument("--limit", type=float, default=None, help="stop each sweep/scan after this many seconds")
     ap.add_argument("--out", default=str(ROOT / "bench_results"))
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="bench_e2e_")
@@ -162,15 +166,16 @@ def main() -> None:
     if "sweep" in args.cases:
         cmd = measure(
             [HOPFIELD, "capacity-sweep", f"dims=[{D}]", f"beta={BETA:g}", "n_start=100000", f"n_max={big}",
-             "trials=1", "num_queries=256", "refine_steps=0", "plots=false"],
+             "models=[modern]", "trials=1", "refine_steps=0", "plots=false"],
             work,
+            args.limit,
         )  # fmt: skip
         emit(row("capacity-sweep", big, cmd, base))
     if "scan" in args.cases:
         n = int(args.scan_n)
         mem = f"{work}/scan.safetensors"
         measure([HOPFIELD, "store", "patterns=gaussian", f"num_patterns={n}", f"dim={D}", f"out={mem}"], work)
-        cmd = measure([HOPFIELD, "metastable-scan", f"memory={mem}", "plots=false"], work)
+        cmd = measure([HOPFIELD, "metastable-scan", f"memory={mem}", "plots=false"], work, args.limit)
         emit(row("metastable-scan", n, cmd, base))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -165,7 +165,7 @@ def main() -> None:
             emit(row("retrieve from the stored file", big, cmd, base))
     if "sweep" in args.cases:
         cmd = measure(
-            [HOPFIELD, "capacity-sweep", f"dims=[{D}]", f"beta={BETA:g}", "n_start=100000", f"n_max={big}",
+            [HOPFIELD, "capacity-sweep", f"dims=[{D}]", f"beta={BETA:g}", f"n_start={big}", f"n_max={big}",
              "models=[modern]", "trials=1", "refine_steps=0", "plots=false"],
             work,
             args.limit,
@@ -175,7 +175,9 @@ def main() -> None:
         n = int(args.scan_n)
         mem = f"{work}/scan.safetensors"
         measure([HOPFIELD, "store", "patterns=gaussian", f"num_patterns={n}", f"dim={D}", f"out={mem}"], work)
-        cmd = measure([HOPFIELD, "metastable-scan", f"memory={mem}", "plots=false"], work, args.limit)
+        cmd = measure(
+            [HOPFIELD, "metastable-scan", f"memory={mem}", "clusters=0", "plots=false"], work, args.limit
+        )
         emit(row("metastable-scan", n, cmd, base))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,7 @@ def print_summary(
         ("1 / m_max^2 (global fixed point below)", scales.beta_global),
         ("well separated from (Delta_i > 0 patterns)", scales.beta_separated),
         ("min separation Delta" + _sampled(scales, n), scales.separation_min),
-        ("patterns never well separated (Delta <= 0)" + _sampled(scales, n), scales.never_separated),
+        ("patterns never well separated (Delta <= 0)", _of_sample(scales.never_separated, scales, n)),
     ]
     if math.isfinite(scales.beta_cluster_separated):
         rows += [
@@ -150,6 +150,12 @@ def save_figures(
         per_beta["k90_q75"].tolist(),
         setting,
     )
+
+
+def _of_sample(count: int, scales: Any, n: int) -> Any:
+    """A count of patterns, 'k / S sampled' where Delta_i was computed on a sample of S rows."""
+    rows = getattr(scales, "separation_rows", 0)
+    return f"{count:,} / {rows:,} sampled" if 0 < rows < n else count
 
 
 def _sampled(scales: Any, n: int) -> str:

@@ -53,8 +53,9 @@ lint: install ## Check style with ruff
 	$(BIN)/ruff check hopfield_cli hydra_plugins tests benchmarks
 	$(BIN)/ruff format --check hopfield_cli hydra_plugins tests benchmarks
 
-bench: install ## Benchmark the retrieval core against the reference (prints and saves a table)
+bench: install ## Benchmark the core against the reference, then each command end to end (tables; 30-40 min)
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_end_to_end.py --limit 600
 
 clean: ## Remove build products and caches (keeps .venv and outputs/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis bench_results

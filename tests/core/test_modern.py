@@ -58,6 +58,7 @@ def test_is_a_hopfield_model():
     assert info.value.param == "beta"
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=40)
 @given(**cases)
 def test_matches_float64_reference(seed, n, b, d, scale, beta):

@@ -213,6 +213,7 @@ def test_resume_into_a_different_sweep_is_refused(tmp_path, run_cli):
     assert len(again.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_default_run_modern_far_above_classical(tmp_path, run_cli):
     """The README's example: `hopfield capacity-sweep dim=64 beta=8`, every output in the run folder."""
     done = run_cli("capacity-sweep", "dim=64", "beta=8", "hydra.run.dir=run")

@@ -45,6 +45,7 @@ def test_core_claims_pass(tmp_path):
         assert claim.verdict == PASS, claim
 
 
+@pytest.mark.slow
 def test_beta_twice_fails_eq3(tmp_path, monkeypatch):
     _beta_twice(monkeypatch)
     claim = core_claims.eq3_attention(QUICK, 0, tmp_path)
@@ -86,6 +87,7 @@ def test_reproduce_writes_report_and_resumes(run_cli, tmp_path):
     assert _cells(out) == cells  # both groups reused, nothing measured again
 
 
+@pytest.mark.slow
 def test_a_broken_core_fails_the_command(run_cli, tmp_path, monkeypatch):
     _beta_twice(monkeypatch)
     out = tmp_path / "broken"

@@ -336,6 +336,7 @@ def test_a_stub_in_a_folder_that_existed_keeps_the_folder(tmp_path):
 # --- sweeps: one bad value among many is refused before any job ----------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_one_bad_value_among_65_is_refused_before_any_job(tmp_path, command):
     values = ",".join([*(str(s) for s in range(64)), "-1"])

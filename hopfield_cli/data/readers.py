@@ -10,7 +10,6 @@ probabilities) is checked by the caller (``loaders.as_pattern_matrix``, ``attent
 from __future__ import annotations
 
 import ast
-import csv
 import math
 import os
 import pickle
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 
+from hopfield_cli.data.csv_text import csv_shape, read_csv
 from hopfield_cli.errors import UsageError
 
 TENSOR_SUFFIXES = (".npy", ".csv", ".safetensors", ".pt", ".pth")
@@ -81,7 +81,7 @@ def read_array(
     if suffix == ".npy":
         return _read_npy(p, field)
     if suffix == ".csv":
-        return _read_csv(p, field)
+        return read_csv(p, field)
     if suffix == ".safetensors":
         return _read_safetensors(p, field, names)
     return _read_torch(p, field, names, sequences)
@@ -167,7 +167,7 @@ def header_info(path: str | os.PathLike, field: str, names: tuple[str, ...]) -> 
             entry = fh.get_slice(_safetensors_key(p, field, list(fh.keys()), names))
             return tuple(entry.get_shape()), _SAFETENSORS_BYTES.get(entry.get_dtype(), 8)
     if suffix == ".csv":
-        return _csv_shape(p), 8
+        return csv_shape(p), 8
     try:  # a zip-format file maps its storages: only the small pickle is read
         obj = torch.load(p, weights_only=True, map_location="cpu", mmap=True)
         tensor = _pick_torch(obj, p, field, names, sequences=True)
@@ -179,17 +179,6 @@ def header_info(path: str | os.PathLike, field: str, names: tuple[str, ...]) -> 
 
 
 _SAFETENSORS_BYTES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2}
-
-
-def _csv_shape(p: Path) -> tuple[int, int]:
-    """(lines, cells of the first line): an upper bound of a CSV's rows and its width, by one streaming pass."""
-    lines, first = 0, b""
-    with open(p, "rb") as fh:
-        while block := fh.read(1 << 20):
-            if not first:
-                first = block.split(b"\n", 1)[0]
-            lines += block.count(b"\n")
-    return max(lines, 1), first.count(b",") + 1
 
 
 def _read_npy(p: Path, field: str) -> np.ndarray:
@@ -209,43 +198,6 @@ def _read_npy(p: Path, field: str) -> np.ndarray:
             data.close()
         raise UsageError(field, f"{p.name} is an .npz archive, not a single .npy array")
     return data
-
-
-def _parse_number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _read_csv(p: Path, field: str) -> np.ndarray:
-    """Comma-separated numbers; a first row without a single number is a header and is skipped."""
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            rows = [(line_no, row) for line_no, row in enumerate(csv.reader(fh), start=1)]
-    except UnicodeDecodeError:
-        raise UsageError(field, f"{p.name} is not a UTF-8 text file") from None
-    except csv.Error as exc:
-        raise UsageError(field, f"{p.name} is not a valid CSV file ({exc})") from None
-    rows = [(n, [cell.strip() for cell in row]) for n, row in rows if any(cell.strip() for cell in row)]
-    if rows and all(_parse_number(cell) is None for cell in rows[0][1]):
-        rows = rows[1:]  # header
-    if not rows:
-        raise UsageError(field, f"{p.name} has no data rows")
-    width = len(rows[0][1])
-    values = np.empty((len(rows), width), dtype=np.float64)
-    for i, (line_no, row) in enumerate(rows):
-        if len(row) != width:
-            raise UsageError(
-                field, f"{p.name} line {line_no} has {len(row)} columns; the first data row has {width}"
-            )
-        for j, cell in enumerate(row):
-            number = _parse_number(cell)
-            if number is None:
-                shown = repr(cell) if cell else "an empty cell"
-                raise UsageError(field, f"{p.name} line {line_no}, column {j + 1}: {shown} is not a number")
-            values[i, j] = number
-    return values
 
 
 # safetensors dtypes that torch reads as real numbers (float8 and unsigned ones are widened by the callers)

@@ -16,7 +16,6 @@ classical network (Amit et al.; McEliece et al.) and Theorem 3 of Ramsauer et al
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.capacity_table import capacity_table, pooled_rates, print_summary, setting
 from hopfield_cli.experiments.families import has_beta, make_model
+from hopfield_cli.experiments.n_schedule import next_n, series_budget
 from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, CACHE_BYTES, PatternBank, generator, load_fixed
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
@@ -41,7 +41,6 @@ from hopfield_cli.experiments.warnings import meaning_warnings, warn
 from hopfield_cli.report.console import cell_progress
 from hopfield_cli.report.files import write_json, write_run_info, write_table
 
-FLOOR = 0.25  # growth stops at a rate <= FLOOR x threshold (``clearly_failed``)
 # The config fields that decide the results; plus families.<m> for the families in ``models`` only, so that
 # resume, plots, device, memory_budget and an unused family's settings never block a resume.
 RESULT_FIELDS = (
@@ -145,65 +144,6 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
 
 
 # --- the adaptive N sequence --------------------------------------------------------------------------
-
-
-def _grow(n: int, cfg: Any, limit: int) -> int:
-    return min(limit, max(n + 1, int(round(n * float(cfg.growth)))))
-
-
-def clearly_failed(rate: float, cfg: Any) -> bool:
-    """The pooled rate has fallen to ``FLOOR`` x threshold or below (0.225 at the default 0.9): the curve has
-    come down most of the way, so a larger N would only show it near 0, at the series' highest cost."""
-    return rate <= FLOOR * float(cfg.threshold)
-
-
-def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
-    """The next N to measure given the pooled success rates measured so far; None when the series is done.
-
-    A pure function of ``rates``: replaying it over logged cells revisits exactly the same Ns, so a resumed
-    sweep ends with the table of an uninterrupted one. Growth: n_start, then x growth (at least +1), until
-    the rate is clearly below threshold (``clearly_failed``: at most a quarter of it), or below it twice in a
-    row, or N hits ``limit``. The cell after a clear failure could only measure a rate near 0 again and is
-    the series' most expensive one (it stores ``growth`` times more patterns, and a classical or dense
-    network that does not converge runs all its update steps): in the README's sweep of three families over
-    d = 16..128 such cells took 95 s of 155 s. A rate between, say 0.5 at threshold 0.9, gets one more N:
-    it may be a dip of the estimate, and the success curve should be seen falling to ~0. Refinement: ``refine_steps`` bisections (geometric midpoint)
-    between the largest passing N and the next tested N above it, replayed step by step.
-    """
-    threshold = float(cfg.threshold)
-    known: dict[int, float] = {}
-    n, fails = min(int(cfg.n_start), limit), 0
-    while True:
-        if n not in rates:
-            return n
-        known[n] = rates[n]
-        fails = fails + 1 if rates[n] < threshold else 0
-        if fails >= 2 or clearly_failed(rates[n], cfg) or n >= limit:
-            break
-        n = _grow(n, cfg, limit)
-    for _ in range(int(cfg.refine_steps)):
-        lo = max((m for m, r in known.items() if r >= threshold), default=0)
-        above = [m for m in known if m > lo]
-        if not above:
-            return None  # never failed up to the limit: capacity is censored there
-        hi = min(above)
-        mid = hi // 2 if lo == 0 else int(round(math.sqrt(lo * hi)))
-        mid = min(max(mid, lo + 1), hi - 1)
-        if mid <= lo:
-            return None  # adjacent integers: the crossing is exact
-        if mid not in rates:
-            return mid
-        known[mid] = rates[mid]
-    return None
-
-
-def series_budget(cfg: Any, limit: int) -> int:
-    """Upper estimate of a series' cells (growth to the limit + refinement), for the progress bar's total."""
-    steps, n = 1, min(int(cfg.n_start), limit)
-    while n < limit:
-        n = _grow(n, cfg, limit)
-        steps += 1
-    return steps + int(cfg.refine_steps)
 
 
 # --- the sweep ----------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from hopfield_cli.app.tasks import as_usage_error
 from hopfield_cli.core.errors import CoreError
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments import capacity_sweep
-from hopfield_cli.experiments.capacity_sweep import next_n, sweep_fingerprint
+from hopfield_cli.experiments.capacity_sweep import sweep_fingerprint
+from hopfield_cli.experiments.n_schedule import clearly_failed, next_n
 from tests.conftest import compose
 
 # Columns that may differ between two runs of the same sweep (wall time).
@@ -67,8 +68,8 @@ def test_next_n_grows_once_more_only_after_a_rate_not_far_below_threshold():
     should be seen falling: one more N is tried. A rate at a quarter or less (or 0) ends the growth at once:
     the next cell would be the series' costliest (issue 14: 95 s of a 155 s sweep)."""
     cfg = make_cfg("n_start=4", "growth=4", "refine_steps=0", "threshold=0.9")
-    assert capacity_sweep.clearly_failed(0.0, cfg) and capacity_sweep.clearly_failed(0.2, cfg)
-    assert not capacity_sweep.clearly_failed(0.5, cfg)
+    assert clearly_failed(0.0, cfg) and clearly_failed(0.2, cfg)
+    assert not clearly_failed(0.5, cfg)
     assert next_n({4: 1.0, 16: 0.5}, cfg, limit=10**6) == 64  # one more N
     assert next_n({4: 1.0, 16: 0.5, 64: 0.3}, cfg, limit=10**6) is None  # below twice: done
     assert next_n({4: 1.0, 16: 0.2}, cfg, limit=10**6) is None  # clearly failed: done

@@ -1,0 +1,72 @@
+"""The N schedule of one capacity series: which number of stored patterns to measure next.
+
+Growth from ``n_start`` by ``growth`` until the pooled success rate falls clearly below ``threshold`` (or below
+it twice in a row, or N reaches the limit), then ``refine_steps`` geometric bisections of the crossing. A pure
+function of the rates measured so far, so a resumed sweep revisits exactly the Ns of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+FLOOR = 0.25  # growth stops at a rate <= FLOOR x threshold (``clearly_failed``)
+
+
+def _grow(n: int, cfg: Any, limit: int) -> int:
+    return min(limit, max(n + 1, int(round(n * float(cfg.growth)))))
+
+
+def clearly_failed(rate: float, cfg: Any) -> bool:
+    """The pooled rate has fallen to ``FLOOR`` x threshold or below (0.225 at the default 0.9): the curve has
+    come down most of the way, so a larger N would only show it near 0, at the series' highest cost."""
+    return rate <= FLOOR * float(cfg.threshold)
+
+
+def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
+    """The next N to measure given the pooled success rates measured so far; None when the series is done.
+
+    A pure function of ``rates``: replaying it over logged cells revisits exactly the same Ns, so a resumed
+    sweep ends with the table of an uninterrupted one. Growth: n_start, then x growth (at least +1), until
+    the rate is clearly below threshold (``clearly_failed``: at most a quarter of it), or below it twice in a
+    row, or N hits ``limit``. The cell after a clear failure could only measure a rate near 0 again and is
+    the series' most expensive one (it stores ``growth`` times more patterns, and a classical or dense
+    network that does not converge runs all its update steps): in the README's sweep of three families over
+    d = 16..128 such cells took 95 s of 155 s. A rate between, say 0.5 at threshold 0.9, gets one more N:
+    it may be a dip of the estimate, and the success curve should be seen falling to ~0. Refinement: ``refine_steps`` bisections (geometric midpoint)
+    between the largest passing N and the next tested N above it, replayed step by step.
+    """
+    threshold = float(cfg.threshold)
+    known: dict[int, float] = {}
+    n, fails = min(int(cfg.n_start), limit), 0
+    while True:
+        if n not in rates:
+            return n
+        known[n] = rates[n]
+        fails = fails + 1 if rates[n] < threshold else 0
+        if fails >= 2 or clearly_failed(rates[n], cfg) or n >= limit:
+            break
+        n = _grow(n, cfg, limit)
+    for _ in range(int(cfg.refine_steps)):
+        lo = max((m for m, r in known.items() if r >= threshold), default=0)
+        above = [m for m in known if m > lo]
+        if not above:
+            return None  # never failed up to the limit: capacity is censored there
+        hi = min(above)
+        mid = hi // 2 if lo == 0 else int(round(math.sqrt(lo * hi)))
+        mid = min(max(mid, lo + 1), hi - 1)
+        if mid <= lo:
+            return None  # adjacent integers: the crossing is exact
+        if mid not in rates:
+            return mid
+        known[mid] = rates[mid]
+    return None
+
+
+def series_budget(cfg: Any, limit: int) -> int:
+    """Upper estimate of a series' cells (growth to the limit + refinement), for the progress bar's total."""
+    steps, n = 1, min(int(cfg.n_start), limit)
+    while n < limit:
+        n = _grow(n, cfg, limit)
+        steps += 1
+    return steps + int(cfg.refine_steps)

@@ -227,22 +227,27 @@ def test_a_job_killed_with_scancel_is_missing_and_a_rerun_computes_only_what_is_
 
 @pytest.mark.slurm
 def test_ctrl_c_leaves_the_array_running_and_says_how_to_cancel_it(tmp_path, queue):
-    driver = start(
-        "capacity-sweep",
-        "-m",
-        "num_queries=2048",
-        *SLOW_JOB,
-        *ON_SLURM,
-        "hydra.sweep.dir=sweep",
-        cwd=tmp_path,
-    )
-    try:
-        job = submitted(tmp_path / "sweep")  # one job: submitted as a plain job, not an array
-        poll(lambda: squeue(f"--jobs={job}", "--format=%T") == ["RUNNING"], 60, "the job to run")
-        driver.send_signal(signal.SIGINT)
-        out, err = driver.communicate(timeout=60)
-    finally:
-        driver.kill()
+    # stderr goes to a file the test reads while the driver runs: Ctrl-C is sent only once the driver has
+    # printed the status line of a running job, i.e. once it is waiting (a signal that arrived while
+    # submitit was still submitting would test something else, and under load it can arrive then).
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        driver = subprocess.Popen(
+            [*hopfield_command(), "capacity-sweep", "-m", "num_queries=2048", *SLOW_JOB, *ON_SLURM]
+            + ["hydra.sweep.dir=sweep"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        try:
+            job = submitted(tmp_path / "sweep")  # one job: submitted as a plain job, not an array
+            poll(lambda: f"slurm array {job}: 1 running" in log.read_text(), 120, "the status line of a run")
+            driver.send_signal(signal.SIGINT)
+            out, _ = driver.communicate(timeout=120)
+        finally:
+            driver.kill()
+    err = log.read_text()
     assert driver.returncode == 130, out + err
     last = err.strip().splitlines()[-1]
     assert last == (

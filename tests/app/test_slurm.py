@@ -239,6 +239,8 @@ def test_ctrl_c_leaves_the_array_running_and_says_how_to_cancel_it(tmp_path, que
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            # a CI step started in the background inherits SIGINT ignored, and Python then keeps it ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             job = submitted(tmp_path / "sweep")  # one job: submitted as a plain job, not an array

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from hopfield_cli.config import check_values
 from hopfield_cli.errors import CapacityError, UsageError, parse_bytes
 
 GIB = 1024**3
@@ -74,27 +75,20 @@ def check_inputs(command: str, cfg: Any) -> None:
 
 
 def check_device(cfg: Any) -> None:
-    """The device exists and the dtype may run on it (half precisions are CUDA only)."""
+    """The device exists and the dtype, where the command has one, may run on it (half precisions are CUDA
+    only)."""
     from hopfield_cli.core.device import resolve_device, resolve_dtype
 
     try:
         device = resolve_device(cfg.device)
     except ValueError as exc:
         raise UsageError("device", str(exc)) from None
+    if getattr(cfg, "dtype", None) is None:
+        return
     try:
         resolve_dtype(cfg.dtype, device)
     except ValueError as exc:
         raise UsageError("dtype", str(exc)) from None
-
-
-def check_device_only(cfg: Any) -> None:
-    """The device exists (reproduce has no dtype of its own)."""
-    from hopfield_cli.core.device import resolve_device
-
-    try:
-        resolve_device(cfg.device)
-    except ValueError as exc:
-        raise UsageError("device", str(exc)) from None
 
 
 def check_budget(cfg: Any, num_patterns: int) -> None:
@@ -191,7 +185,7 @@ def check_families(command: str, cfg: Any) -> None:
 def check_resources(command: str, cfg: Any) -> None:
     """Device, dtype, memory_budget, the families' numeric ranges and the memory footprint of the run."""
     if command == "reproduce":  # its sub-runs are composed and checked as their own commands (app/reproduce)
-        check_device_only(cfg)
+        check_device(cfg)
         return
     if command == "attention-heads":
         check_memory(footprint_of(command, cfg))
@@ -200,3 +194,12 @@ def check_resources(command: str, cfg: Any) -> None:
     check_device(cfg)
     check_budget(cfg, largest_n(command, cfg))
     check_memory(footprint_of(command, cfg))
+
+
+def check_typed(command: str, typed: Any) -> None:
+    """Every check of a typed config, in order: the fields' ranges and relations (``config.check_values``),
+    then the input files and outputs, then device, families and memory. The one sequence for a user's run
+    (``preflight.checked``) and for reproduce's sub-runs (``app.reproduce``)."""
+    check_values(typed)
+    check_inputs(command, typed)
+    check_resources(command, typed)

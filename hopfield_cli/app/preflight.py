@@ -20,7 +20,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from hopfield_cli.app import checks
 from hopfield_cli.app.commands import Command
 from hopfield_cli.app.compose import _unknown_key, compose, missing_plugin
-from hopfield_cli.config import check_values
 from hopfield_cli.errors import UsageError
 
 # Sweeps with more combinations than this are checked value by value (each value with the others' first).
@@ -77,9 +76,7 @@ def checked(command: Command, cfg: DictConfig) -> Any:
         from hopfield_cli.app.compose import describe_error
 
         raise describe_error(exc) from None
-    check_values(typed)
-    checks.check_inputs(command.name, typed)
-    checks.check_resources(command.name, typed)
+    checks.check_typed(command.name, typed)
     return typed
 
 

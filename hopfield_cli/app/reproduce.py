@@ -1,9 +1,9 @@
 """`hopfield reproduce`: compose each claim's sub-run exactly as its own command would, then run the claims.
 
 A claim measured by a named experiment (``conf/experiment/<name>.yaml``) gets its config from the same
-composition and the same checks as ``hopfield <command> experiment=<name> <profile overrides>``, so the command
-that the report prints reproduces the claim's numbers alone. Composition needs a Hydra object of its own; the
-one of the running job (GlobalHydra) is put back afterwards.
+composition and the same checks (``checks.check_typed``) as ``hopfield <command> experiment=<name> <profile
+overrides>``, so the command that the report prints reproduces the claim's numbers alone. Composition needs a
+Hydra object of its own; the one of the running job (GlobalHydra) is put back afterwards.
 """
 
 from __future__ import annotations
@@ -39,19 +39,17 @@ def sub_configs(cfg: Any) -> dict[str, Any]:
 
 
 def _checked(command: str, composed: Any) -> Any:
-    """The typed sub-config after the checks its own command applies (``preflight.checked`` minus the key
-    check: the composition is ours, from a named experiment, not a user's overrides)."""
+    """The typed sub-config after the checks its own command applies (``checks.check_typed``). Not
+    ``preflight.checked``: that one starts from a user's overrides (unknown keys) and imports the command
+    table, which imports this module."""
     from omegaconf import OmegaConf, open_dict
 
     from hopfield_cli.app import checks
-    from hopfield_cli.config import check_values
 
     with open_dict(composed):
         composed.pop("hydra", None)
     typed = OmegaConf.to_object(composed)
-    check_values(typed)
-    checks.check_inputs(command, typed)
-    checks.check_resources(command, typed)
+    checks.check_typed(command, typed)
     return typed
 
 

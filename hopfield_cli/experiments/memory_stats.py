@@ -15,13 +15,7 @@ from typing import Any
 import torch
 
 from hopfield_cli.core import theory
-from hopfield_cli.experiments.beta_scales import (  # noqa: F401  (the sample's constants, re-exported)
-    EXACT_SEPARATION_MAX_N,
-    SAMPLE_ROWS,
-    sample_rows,
-    separation_sample,
-    well_separated_beta,
-)
+from hopfield_cli.experiments.beta_scales import separation_sample, well_separated_beta
 
 # The separation is exact up to EXACT_SEPARATION_MAX_N patterns and on a seeded sample of rows beyond, its size
 # reported as ``separation_rows`` (``beta_scales.separation_sample``).

@@ -193,12 +193,6 @@ def _cluster_columns(
     }
 
 
-def _small_problem_threads(device: torch.device, work: int) -> Any:
-    """One CPU thread for small problems, restored afterwards (``threads.problem_threads``): the scan is hundreds
-    of tiny (B x d) @ (d x N) products."""
-    return problem_threads(device, work)
-
-
 def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:
     """Scan beta, resuming in ``cfg.resume`` when set; returns the per-beta table."""
     started = time.perf_counter()
@@ -219,8 +213,8 @@ def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:
     )
     if len(cells):
         log.info("resuming in %s: %d of %d betas already done", work_dir, len(cells), len(betas))
-    work = data.patterns.numel() * queries.shape[0]
-    with cell_progress(COMMAND, total=len(betas)) as bar, _small_problem_threads(device, work):
+    work = data.patterns.numel() * queries.shape[0]  # the scan is hundreds of (B x d) @ (d x N) products
+    with cell_progress(COMMAND, total=len(betas)) as bar, problem_threads(device, work):
         for i, beta in enumerate(betas):
             key = {"beta_index": i, "beta": beta}
             bar.begin(f"beta={beta:.3g} ({i + 1} of {len(betas)})")

@@ -58,9 +58,8 @@ class PatternBank:
 
     def __init__(self, cfg: Any, dim: int, fixed: torch.Tensor | None):
         self.cfg, self.dim, self.fixed = cfg, dim, fixed
-        self.rows: dict[
-            int, torch.Tensor
-        ] = {}  # per trial: a (capacity, d) buffer, its first filled[t] rows drawn
+        # per trial: a (capacity, d) row buffer, of which the first filled[trial] rows are drawn
+        self.rows: dict[int, torch.Tensor] = {}
         self.filled: dict[int, int] = {}
 
     @property
@@ -90,9 +89,8 @@ class PatternBank:
         if have_n < n:
             end = -(-n // BLOCK_ROWS) * BLOCK_ROWS
             others = sum(self.filled[t] * self.dim * 4 for t in self.rows if t != trial)
-            if (
-                end * self.dim * 4 + others > CACHE_BYTES
-            ):  # memory bounded at huge N: other trials are redrawn
+            # memory bounded at huge N: the other trials' rows are dropped, and redrawn when needed
+            if end * self.dim * 4 + others > CACHE_BYTES:
                 self.rows = {t: r for t, r in self.rows.items() if t == trial}
                 self.filled = {t: f for t, f in self.filled.items() if t == trial}
             buffer = self._buffer(trial, end)

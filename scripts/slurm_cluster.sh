@@ -11,7 +11,9 @@
 # task/none (no cgroups), select/cons_tres with CR_Core_Memory, no accounting, and one partition `debug` with
 # this node's CPUs and a RealMemory below its RAM. It is only written when absent or written by this script
 # (its first line says so); a slurm.conf of a real installation is never touched. State, logs and pid files
-# live in $HOPFIELD_SLURM_DIR (default /var/tmp/hopfield-slurm), with the list of the daemons we started.
+# live in $HOPFIELD_SLURM_DIR (default /var/tmp/hopfield-slurm), with the list of the daemons we started. A
+# controller this script starts begins with an empty queue (slurmctld -c): jobs left from an earlier life of
+# the cluster (a session or CI run that ended with jobs queued) are dropped, not run again.
 # Exit status: 0 done, 1 failed (with the daemon's log), 3 cannot run here (not root, no apt-get, a foreign
 # SLURM configuration): the tests skip with that reason.
 set -euo pipefail
@@ -44,8 +46,17 @@ why_not() {
 # Where each daemon writes its pid (munged: Debian's default; the others: slurm.conf below).
 pidfile() { if [ "$1" = munged ]; then echo /run/munge/munged.pid; else echo "$STATE/$1.pid"; fi; }
 
-# The daemon's pid if it is alive, else nothing.
-alive() { local pid; pid=$(cat "$(pidfile "$1")" 2>/dev/null || true); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"; }
+# The daemon's pid if it is alive, else nothing. A pid file outlives its daemon (killed with the session that
+# started it), and its number can be a zombie's or reused by another program: only a live process of that name
+# counts.
+alive() {
+    local pid state
+    pid=$(cat "$(pidfile "$1")" 2>/dev/null || true)
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || return 0
+    state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ] && echo "$pid"
+    return 0
+}
 
 # Note a daemon this script started (only those are stopped by `down`).
 remember() { grep -qx "$1" "$STATE/started" 2>/dev/null || echo "$1" >>"$STATE/started"; }
@@ -118,10 +129,11 @@ start_munge() {
     say "munge does not answer"; exit 1
 }
 
-start_daemon() {  # name
+start_daemon() {  # name [options]
     local name=$1
+    shift
     [ -n "$(alive "$name")" ] && return
-    "$name" || { say "$name did not start:"; tail -n 20 "$STATE/$name.log" >&2 || true; exit 1; }
+    "$name" "$@" || { say "$name did not start:"; tail -n 20 "$STATE/$name.log" >&2 || true; exit 1; }
     remember "$name"
 }
 
@@ -136,9 +148,10 @@ stop_daemon() {  # name
 
 # The node is ready when sinfo lists it idle/mixed/allocated (30 s at most).
 wait_ready() {
-    local state=""
-    for _ in $(seq 300); do
-        state=$(sinfo -h -p "$PARTITION" -o %T 2>/dev/null | head -n 1 || true)
+    local state="" deadline=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        # sinfo retries an unreachable controller for a long time: each try is bounded too
+        state=$(timeout 5 sinfo -h -p "$PARTITION" -o %T 2>/dev/null | head -n 1 || true)
         case "$state" in idle | mixed | allocated | completing) return 0 ;; esac
         case "$state" in down* | drain* | fail*)  # e.g. left down by an earlier run: bring it back
             scontrol update NodeName="$HOST" State=RESUME >/dev/null 2>&1 || true ;;
@@ -166,7 +179,9 @@ cmd_up() {
         stop_daemon slurmd && stop_daemon slurmctld
     fi
     start_munge
-    start_daemon slurmctld
+    # -c: a controller we start forgets the jobs of its previous life. Their processes ended with the session
+    # or machine that ran them, and a restored queue would hold the node for whoever runs the tests next.
+    start_daemon slurmctld -c
     start_daemon slurmd
     wait_ready
     cmd_status

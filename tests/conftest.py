@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,6 +44,13 @@ class Ran:
     stdout: str
     stderr: str
     exception: BaseException | None = None
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a child the test will send SIGINT: a shell that runs the suite in the background starts
+    children with SIGINT ignored, and Python then never turns SIGINT into KeyboardInterrupt; the child gets the
+    default disposition, as from a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def invoke(*args: str) -> Ran:

@@ -180,7 +180,8 @@ def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
     _record(status_file, record)
     started = time.perf_counter()
     try:
-        _experiment(command, checked(command, cfg), run_dir)
+        with _stopped_by_scancel(command, run_dir, num):
+            _experiment(command, checked(command, cfg), run_dir)
     except Exception as error:  # noqa: BLE001 - a job's failure is recorded, the sweep goes on
         record.update(
             status="failed", error=error_line(error), seconds=round(time.perf_counter() - started, 3)
@@ -195,6 +196,34 @@ def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
     record.update(status="ok", seconds=round(time.perf_counter() - started, 3))
     _record(status_file, record)
     return record
+
+
+@contextmanager
+def _stopped_by_scancel(command: Command, run_dir: Path, num: int) -> Iterator[None]:
+    """In a SLURM job, SIGTERM (``scancel``, or the time limit) stops the job at once, its finished cells kept.
+
+    submitit lets a job ignore SIGTERM (SLURM sends SIGKILL ``KillWait`` seconds later, 30 by default), so a
+    cancelled job would otherwise compute, and write cells, for that long after ``scancel``. The job ends with
+    exit status 143 and one line in its log; its status stays "running", so the merge reports it as missing
+    and a re-run of the sweep computes only what is missing. Elsewhere (basic, joblib, submitit_local) nothing
+    changes.
+    """
+    if os.environ.get("SUBMITIT_EXECUTOR") != "slurm":
+        yield
+        return
+    try:
+        with terminate_as_interrupt():
+            yield
+    except KeyboardInterrupt as stop:
+        from hopfield_cli.experiments.resume import count_cells
+
+        signum = stop.args[0] if stop.args and isinstance(stop.args[0], int) else signal.SIGINT
+        kept = f"{count_cells(run_dir)} cells kept in {run_dir}" if command.resumable else "no results"
+        print(
+            f"job {num} stopped by signal {int(signum)}: {kept}; re-run the sweep to finish it",
+            file=sys.stderr,
+        )
+        raise SystemExit(128 + int(signum)) from None
 
 
 def _record(status_file: Path, record: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from hopfield_cli.app import slurm
 from hopfield_cli.app.slurm_array import describe
 from hopfield_cli.errors import UsageError
-from tests.conftest import REPO, assert_one_clean_line, hopfield_command
+from tests.conftest import REPO, assert_one_clean_line, default_sigint, hopfield_command
 
 SCRIPT = REPO / "scripts" / "slurm_cluster.sh"
 # One CPU and 1 GB per job, so the 2-CPU test node runs two jobs at once.
@@ -32,9 +33,13 @@ ON_SLURM = [
 ]
 TINY_CAPACITY = ["dims=[16]", "trials=2", "n_max=64", "models=[modern]", "plots=false"]
 TINY_SCAN = ["num_patterns=16", "dim=16", "clusters=4", "num_queries=16", "num_betas=4", "plots=false"]
-# With num_queries=2048, a capacity-sweep job of ~25 s on 2 cores and 23 cells (growth x1.5 up to d=64's
-# capacity, ~3,400); with num_queries=16, the same cells in a few seconds.
-SLOW_JOB = ["dims=[64]", "trials=4", "growth=1.5", "n_max=8192", "models=[modern]", "plots=false"]
+# 23 cells (growth x1.5 up to d=64's capacity, ~2,600). With num_queries=2048 and 16 trials a job of ~18 s on
+# 2 idle cores (4.4 s with 4 trials), all but ~0.1 s of it after its third cell: a test that cancels it once
+# three cells are on disk cannot lose the race to its end. With num_queries=16, the same cells in a second.
+SLOW_JOB = ["dims=[64]", "trials=16", "growth=1.5", "n_max=8192", "models=[modern]", "plots=false"]
+# A job that runs for many minutes: it is still running whenever the test signals the driver (the fixture
+# cancels it).
+ENDLESS_JOB = ["dims=[64]", "trials=1000", "growth=1.5", "n_max=8192", "models=[modern]", "plots=false"]
 
 
 def poll(check, timeout: float, what: str):
@@ -83,10 +88,15 @@ def queue(cluster):
         subprocess.run(["scancel", *sorted(left)], check=False, timeout=30)
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen:
+def start(*args: str, cwd: Path, stderr: Any = subprocess.PIPE) -> subprocess.Popen:
     """`hopfield ARGS` as a real process (for what needs a second actor: scancel, Ctrl-C)."""
     return subprocess.Popen(
-        [*hopfield_command(), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*hopfield_command(), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        preexec_fn=default_sigint,
     )
 
 
@@ -215,6 +225,9 @@ def test_a_job_killed_with_scancel_is_missing_and_a_rerun_computes_only_what_is_
     assert "Traceback" not in out + err
     kept = complete_lines(cells)  # the driver returns once the job's processes are gone
     assert pd.read_csv(tmp_path / "sweep" / "summary.csv")["status"].tolist() == ["ok", "missing"]
+    # scancel's SIGTERM stopped the job at once (submitit alone would ignore it until SIGKILL), saying so
+    job_log = tmp_path / "sweep" / ".submitit" / f"{array}_1" / f"{array}_1_0_log.err"
+    assert f"job 1 stopped by signal 15: {kept} cells kept in " in job_log.read_text()
 
     rerun = run_cli(*sweep)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -232,15 +245,15 @@ def test_ctrl_c_leaves_the_array_running_and_says_how_to_cancel_it(tmp_path, que
     # submitit was still submitting would test something else, and under load it can arrive then).
     log = tmp_path / "stderr.txt"
     with open(log, "w") as stderr:
-        driver = subprocess.Popen(
-            [*hopfield_command(), "capacity-sweep", "-m", "num_queries=2048", *SLOW_JOB, *ON_SLURM]
-            + ["hydra.sweep.dir=sweep"],
+        driver = start(
+            "capacity-sweep",
+            "-m",
+            "num_queries=2048",
+            *ENDLESS_JOB,
+            *ON_SLURM,
+            "hydra.sweep.dir=sweep",
             cwd=tmp_path,
-            stdout=subprocess.PIPE,
             stderr=stderr,
-            text=True,
-            # a CI step started in the background inherits SIGINT ignored, and Python then keeps it ignored
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             job = submitted(tmp_path / "sweep")  # one job: submitted as a plain job, not an array

@@ -26,7 +26,7 @@ import pytest
 
 from hopfield_cli.report.files import atomic_write, write_text
 from hopfield_cli.report.locks import LOCK_FILE, folder_lock
-from tests.conftest import Ran, assert_one_clean_line
+from tests.conftest import Ran, assert_one_clean_line, default_sigint
 
 from .conftest import COMMANDS, SMALL, assert_finite_tables, assert_ok, invoke
 
@@ -200,7 +200,7 @@ def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )
     for line in proc.stderr:
         if re.search(r"\|\s+torch\.", line):

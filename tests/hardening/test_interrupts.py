@@ -16,7 +16,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import hopfield_command
+from tests.conftest import default_sigint, hopfield_command
 
 from .conftest import assert_ok, comparable, invoke, tables
 
@@ -65,9 +65,7 @@ def _start_and_interrupt(command, args, folder, signum):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        # A shell that runs us in the background starts children with SIGINT ignored, and Python then never
-        # turns SIGINT into KeyboardInterrupt: give the child the default disposition, as a terminal would.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_sigint,
     )
     cells = folder / "cells.jsonl"
     deadline = time.monotonic() + 120

@@ -33,7 +33,7 @@ run: install ## Run the main job: a capacity sweep at d=64, beta=8 (writes outpu
 test: install ## Run the test suite (in parallel, one worker per core; HYPOTHESIS_PROFILE=wide widens it)
 	$(BIN)/python -m pytest -q -n auto -m "not slurm and not e2e" $(PYTEST_ARGS)
 
-test-fast: install ## Run the tests not marked slow (no subprocess, no real signals or launchers)
+test-fast: install ## Run the tests not marked slow (no subprocess, signal, launcher or hardening battery)
 	$(BIN)/python -m pytest -q -n auto -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
 
 # CI runs these after `make test`: each is a whole user session (every README recipe, 20 SIGKILLs and resumes,

@@ -14,6 +14,7 @@ names them and ``families.<name>.<field>`` holds each family's own settings (``f
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from omegaconf import MISSING
@@ -23,8 +24,12 @@ from hopfield_cli.config.options import GROUPS
 from hopfield_cli.errors import UsageError
 
 
+@functools.cache
 def register_configs() -> None:
-    """Register each command schema as ``<config name>_schema`` and each option as ``<group>/<option>_schema``."""
+    """Register each command schema as ``<config name>_schema`` and each option as ``<group>/<option>_schema``.
+
+    Once per process: the ConfigStore outlives a run, and converting the schemas again costs ~16 ms per run
+    (noticeable where one process runs many: the test suite, a joblib worker)."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()

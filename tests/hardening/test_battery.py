@@ -279,7 +279,7 @@ def test_the_lock_is_reentrant_and_clears_a_killed_runs_temporaries(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_runs_at_once_get_their_own_folders_and_a_shared_folder_is_refused(run_cli_process, tmp_path):
+def test_two_runs_at_once_get_their_own_folders_and_a_shared_folder_is_refused(run_cli, tmp_path):
     from tests.conftest import hopfield_command
 
     args = [*hopfield_command(), "retrieve", *SMALL["retrieve"]]
@@ -299,7 +299,7 @@ def test_two_runs_at_once_get_their_own_folders_and_a_shared_folder_is_refused(r
         time.sleep(0.02)
     first.send_signal(19)  # SIGSTOP: the first run holds the folder, frozen, whatever the machine's load
     try:
-        second = run_cli_process(*sweep, "hydra.run.dir=same")
+        second = run_cli(*sweep, "hydra.run.dir=same")  # in this process: the frozen run is another
     finally:
         first.send_signal(18)  # SIGCONT
     assert_one_clean_line(second, "hydra.run.dir", "another hopfield run")

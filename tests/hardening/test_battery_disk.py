@@ -29,6 +29,9 @@ from tests.conftest import assert_one_clean_line
 
 from .conftest import COMMANDS, SMALL, assert_finite_tables, assert_ok, invoke
 
+# A battery of many in-process runs: `make test` runs it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 STEMS = {"capacity-sweep": "results", "metastable-scan": "fixed_points"}
 
 

@@ -24,6 +24,9 @@ from tests.conftest import invoke as hopfield
 
 from .conftest import SMALL, assert_ok, comparable, invoke
 
+# A battery of many in-process runs: `make test` runs it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 STEMS = {"capacity-sweep": "results", "metastable-scan": "fixed_points"}
 CELLS, SWEEP = "cells.jsonl", "sweep.json"
 

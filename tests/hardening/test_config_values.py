@@ -13,6 +13,9 @@ from tests.conftest import assert_one_clean_line, compose
 
 from .conftest import SMALL, invoke
 
+# A battery of many in-process runs: `make test` runs it, `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 NUMBERS = [
     ("abc", "integer"),
     ("0", ">= 1"),

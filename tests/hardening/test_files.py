@@ -20,6 +20,9 @@ from tests.conftest import assert_one_clean_line
 
 from .conftest import SMALL, assert_finite_tables, assert_ok, invoke
 
+# A battery of many in-process runs: `make test` runs it, `make test-fast` leaves it out.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")]
+
 D = 8
 
 
@@ -240,9 +243,6 @@ def test_pickle_payload_never_runs(tmp_path, command, suffix):
     result = invoke("attention-heads", f"attention={torch_style}", run_dir=tmp_path / "a")
     assert_one_clean_line(result, "attention", "")
     assert not target.exists()
-
-
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 
 @pytest.mark.parametrize("command", ["store", "retrieve", "capacity-sweep", "metastable-scan"])

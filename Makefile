@@ -36,9 +36,9 @@ test: install ## Run the test suite (in parallel, one worker per core; HYPOTHESI
 test-fast: install ## Run the tests not marked slow (no subprocess, signal, launcher or hardening battery)
 	$(BIN)/python -m pytest -q -n auto -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
 
-# CI runs these after `make test`: each is a whole user session (every README recipe, 20 SIGKILLs and resumes,
-# measured memory peaks, the quick reproduce), minutes rather than seconds.
-test-e2e: install ## Run the long end-to-end tests (marked e2e): README recipes, SIGKILL loop, memory peaks, reproduce
+# CI runs these after `make test`: each is a whole user session (every README recipe, SIGINT and SIGTERM in the
+# middle of a sweep and 20 SIGKILLs, each resumed, measured memory peaks, the quick reproduce), minutes rather than seconds.
+test-e2e: install ## Run the long end-to-end tests (marked e2e): README recipes, SIGINT/SIGTERM/SIGKILL and resume, memory peaks, reproduce
 	$(BIN)/python -m pytest -q -n auto -m "e2e and not slurm" $(PYTEST_ARGS)
 
 reproduce-quick: install ## Re-measure the paper's claims, quick profile (exit 1 if any claim FAILs)

@@ -79,7 +79,9 @@ def _start_and_interrupt(command, args, folder, signum):
     return proc.returncode, stdout, stderr
 
 
-@pytest.mark.slow
+# A whole session each (a sweep run whole, one interrupted in a real process, its resume), like the SIGKILL
+# loop: make test-e2e runs them (CI too), make test does not.
+@pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("command", list(SWEEPS))
 def test_interrupt_keeps_cells_and_resume_matches(tmp_path, uninterrupted, command, signum):

@@ -37,7 +37,7 @@ test-fast: install ## Run the tests not marked slow (no subprocess, signal, laun
 	$(BIN)/python -m pytest -q -n auto -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
 
 # CI runs these after `make test`: each is a whole user session (every README recipe, SIGINT and SIGTERM in the
-# middle of a sweep and 20 SIGKILLs, each resumed, measured memory peaks, the quick reproduce), minutes rather than seconds.
+# middle of a sweep and 20 SIGKILLs, each resumed, measured memory peaks, the quick reproduce), minutes long.
 test-e2e: install ## Run the long end-to-end tests (marked e2e): README recipes, SIGINT/SIGTERM/SIGKILL and resume, memory peaks, reproduce
 	$(BIN)/python -m pytest -q -n auto -m "e2e and not slurm" $(PYTEST_ARGS)
 

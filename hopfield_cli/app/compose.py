@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,21 +73,29 @@ def create_hydra(extra_dir: str | None) -> Any:
     return Hydra.create_main_hydra2(task_name="hopfield", config_search_path=search_path)
 
 
-def compose(hydra: Any, config_name: str, overrides: list[str], *, multirun: bool = False) -> DictConfig:
-    """The composed config (with its ``hydra`` node), or a UsageError naming the field."""
+@contextmanager
+def composition_errors() -> Iterator[None]:
+    """Hydra's and OmegaConf's errors while composing or overriding a config, as one UsageError naming the field."""
     from hydra.errors import HydraException
-    from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
 
-    mode = RunMode.MULTIRUN if multirun else RunMode.RUN
     try:
-        return hydra.compose_config(
-            config_name=config_name, overrides=list(overrides), run_mode=mode, with_log_configuration=True
-        )
+        yield
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise describe_error(exc) from None
     except (TypeError, KeyError, AttributeError, IndexError) as exc:  # Hydra internals on odd overrides
         raise UsageError("overrides", f"cannot compose the config ({type(exc).__name__}: {exc})") from None
+
+
+def compose(hydra: Any, config_name: str, overrides: list[str], *, multirun: bool = False) -> DictConfig:
+    """The composed config (with its ``hydra`` node), or a UsageError naming the field."""
+    from hydra.types import RunMode
+
+    mode = RunMode.MULTIRUN if multirun else RunMode.RUN
+    with composition_errors():
+        return hydra.compose_config(
+            config_name=config_name, overrides=list(overrides), run_mode=mode, with_log_configuration=True
+        )
 
 
 def _one_line(text: Any) -> str:

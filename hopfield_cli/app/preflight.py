@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hopfield_cli.app import checks
 from hopfield_cli.app.commands import Command
-from hopfield_cli.app.compose import _unknown_key, compose, missing_plugin
+from hopfield_cli.app.compose import _unknown_key, compose, composition_errors, missing_plugin
 from hopfield_cli.errors import UsageError
 
 # Sweeps with more combinations than this are checked value by value (each value with the others' first).
@@ -214,16 +214,10 @@ def _plain_values(swept: list[str], composed: DictConfig) -> list | None:
 def _with_values(composed: DictConfig, parsed: list) -> DictConfig:
     """A copy of ``composed`` with value overrides set the way Hydra sets them once the defaults are composed."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from hopfield_cli.app.compose import describe_error
 
     cfg = copy.deepcopy(composed)
-    try:
+    with composition_errors():
         ConfigLoaderImpl._apply_overrides_to_config(parsed, cfg)
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise describe_error(exc) from None
     return cfg
 
 
@@ -245,5 +239,4 @@ def check_sweep(hydra: Any, command: Command, config_name: str, overrides: list[
         try:
             checked(command, cfg)
         except UsageError as error:
-            swept = " ".join(o for o in combination if o not in overrides)
-            raise UsageError(error.field, f"{error.message} (in the sweep job {swept})") from None
+            raise UsageError(error.field, f"{error.message} (in the sweep job {' '.join(swept)})") from None

@@ -10,6 +10,8 @@ one the paper's k would put in class I and a query called 'single' has k == 1 (l
 - 'global':     k90 > N/2, the weights are spread over most patterns (the global fixed point near the mean,
                 Lemma A3, where all p_i ~ 1/N);
 - 'metastable': anything in between; the support size of the metastable state is k90 (Lemma A12).
+A kind describes a FIXED point: a query that hit ``update_steps_max`` without converging is labelled
+'unconverged' instead (``converged_kinds``), whatever its last weights look like.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ import torch
 MASS = 0.9
 KINDS = ("single", "metastable", "global")  # codes 0, 1, 2
 HEAD_CLASSES = ("I", "II", "III", "IV")
+UNCONVERGED = "unconverged"  # no fixed point reached: no kind claimed
+
+
+def converged_kinds(kinds: list[str], converged: list[bool]) -> list[str]:
+    """Each kind where its query converged, 'unconverged' where it did not (the label needs a fixed point)."""
+    return [kind if done else UNCONVERGED for kind, done in zip(kinds, converged, strict=True)]
+
 
 _TOPK_FIRST = 64  # most retrieval queries are resolved within their top 64 weights; the rest get a full sort
 

@@ -9,8 +9,9 @@ model's ``output_attentions=True`` for one sequence, from .safetensors (one tens
 or ``attention``), .npy (read with allow_pickle=False) or .pt/.pth (torch.load(weights_only=True): a tensor, a
 dict holding one tensor or one under those names, or a list/tuple of per-layer (heads, queries, keys) tensors,
 as ``output_attentions`` returns them; a leading batch axis of size 1 per layer is dropped). Rows that are
-negative, hold NaN/inf or do not sum to 1 within ``ROW_SUM_TOL`` are refused, naming the first such
-(layer, head, query).
+negative, hold NaN/inf or do not sum to 1 within ``row_sum_tolerance`` of the stored dtype are refused,
+naming the first such (layer, head, query). Big-endian .npy files are read in native byte order
+(``readers``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,18 @@ from hopfield_cli.errors import UsageError
 
 NAMES = ("attentions", "attention")
 SUFFIXES = (".safetensors", ".npy", ".pt", ".pth")
-ROW_SUM_TOL = 1e-3
+ROW_SUM_TOL = 1e-3  # float32/float64 exports; narrower dtypes get the rounding of their entries on top
+
+
+def row_sum_tolerance(dtype: torch.dtype) -> float:
+    """How far from 1 a row of probabilities stored in ``dtype`` may sum: ROW_SUM_TOL, or twice the unit
+    roundoff of a narrower dtype (each entry rounded with relative error <= u, and they sum to 1, so the
+    stored row sums to 1 within u; a bf16 export, u = 2^-8, is off by up to 0.0039)."""
+    if not dtype.is_floating_point:
+        return ROW_SUM_TOL
+    return max(ROW_SUM_TOL, torch.finfo(dtype).eps)  # eps = 2 u
+
+
 BLOCK_ELEMENTS = 1 << 22  # probabilities checked (or measured: a sort with int64 indices) at a time
 
 
@@ -64,8 +76,9 @@ def _as_probabilities(
         )
     if 0 in data.shape:
         raise UsageError(field, f"{name} is empty: shape {tuple(data.shape)}")
+    tolerance = row_sum_tolerance(data.dtype)
     data = data.detach().to(torch.float32 if data.dtype != torch.float64 else torch.float64)
-    check_rows(data, name, field)
+    check_rows(data, name, field, tolerance)
     return data
 
 
@@ -74,8 +87,10 @@ def _where(index: int, shape: tuple[int, ...]) -> str:
     return f"layer {layer}, head {head}, query {query} (0-based)"
 
 
-def check_rows(probs: torch.Tensor, name: str, field: str = "attention") -> None:
-    """Refuse rows with NaN/inf, negative entries, or a sum off 1 by more than ROW_SUM_TOL; name the first."""
+def check_rows(
+    probs: torch.Tensor, name: str, field: str = "attention", tolerance: float = ROW_SUM_TOL
+) -> None:
+    """Refuse rows with NaN/inf, negative entries, or a sum off 1 by more than ``tolerance``; name the first."""
     rows = probs.reshape(-1, probs.shape[-1])
     step = rows_per_block(rows.shape[1])
     for start in range(0, rows.shape[0], step):
@@ -93,12 +108,12 @@ def check_rows(probs: torch.Tensor, name: str, field: str = "attention") -> None
                 f"{_where(start + i, tuple(probs.shape))}",
             )
         sums = block.sum(dim=1, dtype=torch.float64)
-        off = (sums - 1.0).abs() > ROW_SUM_TOL
+        off = (sums - 1.0).abs() > tolerance
         if off.any():
             i = int(off.nonzero()[0])
             raise UsageError(
                 field,
                 f"{name}: the row at {_where(start + i, tuple(probs.shape))} sums to "
                 f"{float(sums[i]):.6g}; attention probabilities must sum to 1 (tolerance "
-                f"{ROW_SUM_TOL:g}). Pass softmax outputs, not scores",
+                f"{tolerance:g} for this dtype). Pass softmax outputs, not scores",
             )

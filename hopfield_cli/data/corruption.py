@@ -70,12 +70,17 @@ def flip_bernoulli(patterns: torch.Tensor, generator: torch.Generator, p: float)
 
 
 def gaussian_noise(patterns: torch.Tensor, generator: torch.Generator, sigma: float) -> torch.Tensor:
-    """Add i.i.d. N(0, sigma^2) noise to every component."""
+    """Add i.i.d. N(0, sigma^2) noise to every component.
+
+    The noise is drawn in float64 for float64 patterns (a float64 run), else in float32 (the default; half
+    dtypes are rounded from it), so a float64 run's queries carry no float32 rounding.
+    """
     _check_queries(patterns)
     sigma = finite_float(sigma, "corruption.sigma")
     if sigma < 0:
         raise UsageError("corruption.sigma", f"must be >= 0, got {sigma!r}")
-    noise = torch.randn(tuple(patterns.shape), generator=generator, device="cpu", dtype=torch.float32)
+    draw = torch.float64 if patterns.dtype == torch.float64 else torch.float32
+    noise = torch.randn(tuple(patterns.shape), generator=generator, device="cpu", dtype=draw)
     return patterns + sigma * noise.to(device=patterns.device, dtype=patterns.dtype)
 
 

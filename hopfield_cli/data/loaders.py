@@ -1,8 +1,10 @@
 """Read user patterns: a matrix (.npy, .csv, .safetensors, .pt/.pth) or a folder of images.
 
 Every problem the user can fix (missing file, wrong shape, NaN, ...) becomes a ``UsageError(field,
-message)`` with a one-line message. Patterns come back as ROWS: float32, shape (N, d). Files are read by
-``readers.read_array`` (never unpickling arbitrary objects); this module checks what they hold.
+message)`` with a one-line message. Patterns come back as ROWS, shape (N, d), in the run's storage dtype
+(``storage_dtype``): float32 by default, float64 for a ``dtype=float64`` run, so float64 data keeps every digit
+from the file to the table. Files are read by ``readers.read_array`` (never unpickling arbitrary objects); this
+module checks what they hold.
 """
 
 from __future__ import annotations
@@ -20,25 +22,36 @@ from hopfield_cli.errors import UsageError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+def storage_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
+    """The dtype patterns and queries are held in for a run of ``dtype``: float64 for float64 runs (nothing
+    narrowed on the way in), float32 for every other (half runs convert on the device)."""
+    return torch.float64 if dtype in (torch.float64, "float64") else torch.float32
+
+
 # ---------------------------------------------------------------------------------------------- matrices
 
 
-def load_matrix(path: str | os.PathLike, field: str = "patterns.path") -> torch.Tensor:
+def load_matrix(
+    path: str | os.PathLike, field: str = "patterns.path", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Load a 2-D numeric matrix (patterns as rows) from .npy, .csv, .safetensors or .pt/.pth.
 
-    Integers and bools are converted to float32; complex, string and object data are refused, as are
-    arrays that are not 2-D, empty, or hold NaN/inf. A file of several tensors gives the one named
-    ``patterns``. Returns a float32 CPU tensor of shape (N, d).
+    Integers and bools are converted to ``dtype`` (float32, or float64 for a float64 run: ``storage_dtype``);
+    complex, string and object data are refused, as are arrays that are not 2-D, empty, or hold NaN/inf. A
+    file of several tensors gives the one named ``patterns``. Returns a CPU tensor of shape (N, d).
     """
     data = read_array(path, field, names=("patterns",))
-    return as_pattern_matrix(data, field, what=Path(path).expanduser().name)
+    return as_pattern_matrix(data, field, what=Path(path).expanduser().name, dtype=dtype)
 
 
-def as_pattern_matrix(data: np.ndarray | torch.Tensor, field: str, what: str = "array") -> torch.Tensor:
-    """Check that ``data`` is a finite, real, non-empty 2-D array and return it as float32 (N, d).
+def as_pattern_matrix(
+    data: np.ndarray | torch.Tensor, field: str, what: str = "array", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Check that ``data`` is a finite, real, non-empty 2-D array and return it as ``dtype`` (N, d).
 
-    float32 data is used as it is (no copy); float64 is checked in float64 before it is narrowed, so values
-    beyond float32's range are named; float8, float16 and integers are widened to float32.
+    float32: float32 data is used as it is (no copy); float64 is checked in float64 before it is narrowed, so
+    values beyond float32's range are named; float8, float16 and integers are widened to float32. float64:
+    float64 data is kept as it is, everything else widened (exactly).
     """
     if isinstance(data, np.ndarray):
         kind = data.dtype.kind
@@ -46,7 +59,8 @@ def as_pattern_matrix(data: np.ndarray | torch.Tensor, field: str, what: str = "
             raise UsageError(field, f"{what} has complex dtype {data.dtype}; expected real numbers")
         if kind not in "biuf":
             raise UsageError(field, f"{what} has non-numeric dtype {data.dtype}; expected real numbers")
-        wide = kind == "f" and data.dtype.itemsize > 4  # float64 (or longer): narrowed after the checks
+        # float64 (or longer), or any data of a float64 run: float64 first (narrowed after the checks)
+        wide = (kind == "f" and data.dtype.itemsize > 4) or storage_dtype(dtype) == torch.float64
         target = np.float64 if wide else (data.dtype if kind == "f" else np.float32)
         tensor = torch.from_numpy(np.asarray(data, dtype=target, order="C"))  # keeps a 0-d shape
     elif isinstance(data, torch.Tensor):
@@ -75,8 +89,9 @@ def as_pattern_matrix(data: np.ndarray | torch.Tensor, field: str, what: str = "
         raise UsageError(field, f"{what} is empty: shape {tuple(tensor.shape)}")
     if tensor.is_floating_point():
         _require_finite(tensor, field, what, "")
-    narrowed = tensor.dtype == torch.float64
-    out = tensor.to(torch.float32).contiguous()
+    target = storage_dtype(dtype)
+    narrowed = tensor.dtype == torch.float64 and target != torch.float64
+    out = tensor.to(target).contiguous()
     if narrowed:  # float64 values beyond float32's range become inf on conversion.
         _require_finite(out, field, what, " after conversion to float32 (values beyond +-3.4e38)")
     return out
@@ -133,7 +148,10 @@ def image_files(folder: str | os.PathLike, field: str = "patterns.path") -> list
 
 
 def load_images(
-    folder: str | os.PathLike, side: int = 64, field: str = "patterns.path"
+    folder: str | os.PathLike,
+    side: int = 64,
+    field: str = "patterns.path",
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, list[str]]:
     """Load every PNG/JPEG in ``folder`` (sorted by file name) as gray-scale patterns in [-1, 1].
 
@@ -142,7 +160,7 @@ def load_images(
     (the aspect ratio is NOT kept) and mapped 0..255 -> -1..1, as in the paper's blog figures
     (64 x 64, d = 4096). Files with other extensions are ignored.
 
-    Returns (patterns (N, side*side) float32, file names).
+    Returns (patterns (N, side*side) in ``storage_dtype(dtype)``, file names).
     """
     side_field = field.rsplit(".", 1)[0] + ".side" if "." in field else "side"
     if isinstance(side, bool) or not isinstance(side, int) or side < 1:
@@ -154,6 +172,8 @@ def load_images(
     rows = np.empty((len(files), side * side), dtype=np.float32)
     for i, f in enumerate(files):
         rows[i] = _read_gray(f, side, field).reshape(-1)
+    if storage_dtype(dtype) == torch.float64:  # the gray levels g / 127.5 - 1 to float64's rounding
+        return torch.from_numpy(rows.astype(np.float64) / 127.5 - 1.0), [f.name for f in files]
     return torch.from_numpy(rows * (2.0 / 255.0) - 1.0), [f.name for f in files]
 
 

@@ -124,8 +124,12 @@ def make_patterns(
     generator: torch.Generator,
     *,
     info: dict | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Build the stored patterns (N, d) float32 that ``spec`` (the ``patterns`` group option) describes.
+    """Build the stored patterns (N, d) that ``spec`` (the ``patterns`` group option) describes.
+
+    Generated sources are float32 (the same patterns for every run dtype); ``file`` and ``images`` are read in
+    ``loaders.storage_dtype(dtype)``, so a float64 run keeps a float64 file's own values.
 
     ``spec.name`` is the source; its own fields are read by attribute: ``radius_k`` (sphere);
     ``correlation``, ``entries`` (correlated); ``path`` (file); ``path``, ``side`` (images). For ``file``
@@ -147,10 +151,10 @@ def make_patterns(
             raise UsageError("patterns.path", f"is required for patterns={name}")
         details["path"] = str(path)
         if name == "file":
-            patterns = load_matrix(path, field="patterns.path")
+            patterns = load_matrix(path, field="patterns.path", dtype=dtype)
         else:
             side = getattr(spec, "side", 64)
-            patterns, names = load_images(path, side=side, field="patterns.path")
+            patterns, names = load_images(path, side=side, field="patterns.path", dtype=dtype)
             details.update(image_side=side, file_names=names)
         patterns = _select(patterns, num_patterns, dim, name)
         if name == "images":

@@ -197,6 +197,8 @@ def _read_npy(p: Path, field: str) -> np.ndarray:
         if hasattr(data, "close"):
             data.close()
         raise UsageError(field, f"{p.name} is an .npz archive, not a single .npy array")
+    if not data.dtype.isnative:  # big-endian exports (FITS, MATLAB, HDF5): torch reads native order only
+        data = data.astype(data.dtype.newbyteorder("="))
     return data
 
 

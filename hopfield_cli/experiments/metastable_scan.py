@@ -11,7 +11,9 @@ log-spaced beta grid (``beta_scales``) and classifies every fixed point by the p
 - 'global'     k90 > N/2: the paper's head class I ("global averaging"); at the global fixed point all p_i ~ 1/N,
                so k90 = ceil(0.9 N) > N/2;
 - 'metastable' 1 < k90 <= N/2: the paper's classes II-IV minus the single pattern; k90 is the support size l of
-               the metastable state (90% of the mass on l patterns).
+               the metastable state (90% of the mass on l patterns);
+- 'unconverged' the query hit update_steps_max before converging: no fixed point, so no kind (counted in the
+               table's frac_unconverged, warned about in the summary and drawn in the figures).
 
 Using k90 rather than, say, the distance to the mean keeps the kinds comparable with the attention-head classes
 of the paper's BERT study (`hopfield attention-heads`), which use the same k.
@@ -34,7 +36,7 @@ import torch
 
 from hopfield_cli.config.commands import MetastableScanConfig
 from hopfield_cli.core.budget import resolve_budget
-from hopfield_cli.core.fixed_points import KINDS, fixed_point_kind
+from hopfield_cli.core.fixed_points import KINDS, converged_kinds, fixed_point_kind
 from hopfield_cli.core.modern import ModernHopfield
 from hopfield_cli.errors import parse_bytes
 from hopfield_cli.experiments import footprint as fp
@@ -45,6 +47,7 @@ from hopfield_cli.experiments.metastable_table import (
     print_summary,
     save_figures,
     scan_setting,
+    unconverged_warnings,
 )
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.queries import corrupted, random_points
@@ -107,7 +110,8 @@ def footprint(cfg: MetastableScanConfig) -> list[fp.Term]:
 def make_queries(
     cfg: MetastableScanConfig, data: ScanPatterns, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Queries (B, d) float32 and their target pattern ids (B,; -1 for random queries).
+    """Queries (B, d) in the patterns' held dtype (float64 in a float64 scan, the default) and their target
+    pattern ids (B,; -1 for random queries).
 
     corrupted: stored patterns in shuffled rounds, corrupted by ``cfg.corruption``; random: points spread like
     the patterns themselves (``queries.random_points``).
@@ -115,8 +119,7 @@ def make_queries(
     b = cfg.num_queries
     if cfg.queries == "random":
         return random_points(data.patterns, b, generator), torch.full((b,), -1, dtype=torch.int64)
-    queries, ids = corrupted(data.patterns, cfg.corruption, b, generator, data.image_side)
-    return queries.to(torch.float32), ids
+    return corrupted(data.patterns, cfg.corruption, b, generator, data.image_side)
 
 
 def scan_beta(
@@ -145,7 +148,7 @@ def scan_beta(
         "query_id": list(range(b)),
         "target_id": target_ids.tolist(),
         "k90": res.k90.tolist(),
-        "kind": [KINDS[c] for c in codes.tolist()],
+        "kind": converged_kinds([KINDS[c] for c in codes.tolist()], res.converged.tolist()),
         "max_weight": res.max_weight.double().tolist(),
         "nearest_id": scored.nearest_ids.tolist(),
         "dist_nearest": scored.nearest_distance.double().tolist(),
@@ -233,11 +236,14 @@ def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:
         "betas": betas,
         "scales": asdict(scales),
         "dominant_changes": changes,
+        "unconverged_queries": int((per_beta["frac_unconverged"] * per_beta["num_queries"]).round().sum()),
     }
     write_json(work_dir / "summary.json", summary)
     if cfg.plots:
-        save_figures(work_dir, per_beta, scales, n, scan_setting(cfg, n, d))
+        cluster_size = n / cfg.clusters if cfg.clusters else None
+        save_figures(work_dir, per_beta, scales, n, scan_setting(cfg, n, d), cluster_size=cluster_size)
     seconds = time.perf_counter() - started
     write_run_info(work_dir, COMMAND, cfg.seed, device, seconds=seconds, hydra_run_dir=str(run_dir))
     print_summary(per_beta, scales, changes, n, seconds)
+    warn(unconverged_warnings(per_beta, int(cfg.update_steps_max)))
     return per_beta

@@ -10,24 +10,26 @@ from typing import Any
 
 import pandas as pd
 
-from hopfield_cli.core.fixed_points import KINDS
+from hopfield_cli.core.fixed_points import UNCONVERGED
 from hopfield_cli.experiments.beta_scales import BetaScales
 from hopfield_cli.report.console import key_value_table, show
 
 SCAN_KINDS = ("global", "metastable", "single")  # in the order beta meets them
+LABELS = (*SCAN_KINDS, UNCONVERGED)  # a query without a fixed point has no kind (``fixed_points``)
 
 
 def per_beta_table(queries: pd.DataFrame, m_max: float) -> pd.DataFrame:
-    """One row per beta: fraction of each kind, dominant kind, median k90, mean energy and steps."""
+    """One row per beta: fraction of each kind and of unconverged queries, dominant label, median k90, mean
+    energy and steps."""
     rows = []
     for beta, group in queries.groupby("beta", sort=True):
-        fractions = {kind: float((group["kind"] == kind).mean()) for kind in KINDS}
+        fractions = {kind: float((group["kind"] == kind).mean()) for kind in LABELS}
         row = {
             "beta": float(beta),
             "beta_m_max_sq": float(beta) * m_max**2,
             "num_queries": len(group),
-            **{f"frac_{kind}": fractions[kind] for kind in SCAN_KINDS},
-            "dominant_kind": max(SCAN_KINDS, key=lambda k: fractions[k]),
+            **{f"frac_{kind}": fractions[kind] for kind in LABELS},
+            "dominant_kind": max(LABELS, key=lambda k: fractions[k]),
             "median_k90": float(group["k90"].median()),
             "k90_q25": float(group["k90"].quantile(0.25)),
             "k90_q75": float(group["k90"].quantile(0.75)),
@@ -77,11 +79,11 @@ def print_summary(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
-        caption="fractions of queries by kind; k90 median; "
-        "energy (Eq. 2) and steps mean; conv = fraction converged",
+        caption="fractions of queries by kind (unconv: no fixed point within update_steps_max, no kind); "
+        "k90 median; energy (Eq. 2) and steps mean; conv = fraction converged",
         caption_justify="left",
     )
-    for name in ("beta", "beta*m_max^2", *SCAN_KINDS, "k90", "energy", "steps", "conv"):
+    for name in ("beta", "beta*m_max^2", *SCAN_KINDS, "unconv", "k90", "energy", "steps", "conv"):
         table.add_column(name, justify="right", no_wrap=True)
     for r in per_beta.itertuples():
         table.add_row(
@@ -90,6 +92,7 @@ def print_summary(
             f"{r.frac_global:.2f}",
             f"{r.frac_metastable:.2f}",
             f"{r.frac_single:.2f}",
+            f"{r.frac_unconverged:.2f}",
             f"{r.median_k90:g}",
             f"{r.mean_energy:.4g}",
             f"{r.mean_steps:.1f}",
@@ -113,6 +116,21 @@ def print_summary(
     show(key_value_table("theory scales beside the measured transitions", rows))
 
 
+def unconverged_warnings(per_beta: pd.DataFrame, update_steps_max: int) -> list[str]:
+    """One line when some queries hit update_steps_max without converging (labelled 'unconverged')."""
+    counts = (per_beta["frac_unconverged"] * per_beta["num_queries"]).round().astype(int)
+    if not int(counts.sum()):
+        return []
+    hit = per_beta[counts > 0]
+    worst = hit.loc[hit["frac_unconverged"].idxmax()]
+    return [
+        f"update_steps_max: {int(counts.sum()):,} of {int(per_beta['num_queries'].sum()):,} queries at "
+        f"{len(hit)} of {len(per_beta)} betas (beta {hit['beta'].min():.3g} .. {hit['beta'].max():.3g}; "
+        f"{worst['frac_unconverged']:.0%} at beta {worst['beta']:.3g}) stopped after {update_steps_max} steps "
+        "without converging; they are labelled 'unconverged', not given a kind (raise update_steps_max)"
+    ]
+
+
 def scan_setting(cfg: Any, n: int, d: int) -> str:
     """The scan's setting in one line, for the figures' captions."""
     from hopfield_cli.config import option_text
@@ -124,21 +142,35 @@ def scan_setting(cfg: Any, n: int, d: int) -> str:
 
 
 def save_figures(
-    work_dir: Path, per_beta: pd.DataFrame, scales: BetaScales, n: int, setting: str = ""
+    work_dir: Path,
+    per_beta: pd.DataFrame,
+    scales: BetaScales,
+    n: int,
+    setting: str = "",
+    cluster_size: float | None = None,
 ) -> None:
-    """kind_fractions.png and k90_vs_beta.png, with the theory scales marked."""
+    """kind_fractions.png and k90_vs_beta.png, with the theory scales marked as what they are: 1/m_max^2 is a
+    sufficient bound (Lemma A3: one global fixed point below it), the separation betas are Theorem 4's
+    sufficient condition, the cluster-internal beta Lemma A12's; ``cluster_size`` (N / clusters) is drawn on
+    the k90 plot, the support a metastable state of one cluster should have."""
     from hopfield_cli.report import figures
 
-    marks = {"1/m_max^2": scales.beta_global, "well separated": scales.beta_separated}
+    global_bound = "bound (Lemma A3): one global fixed\n  point below 1/m_max^2"
+    marks = {
+        global_bound: scales.beta_global,
+        "sufficient (Sec. 2): every pattern\n  well separated above": scales.beta_separated,
+    }
     if math.isfinite(scales.beta_cluster_separated):
         marks = {
-            "1/m_max^2": scales.beta_global,
-            "centres separated": scales.beta_cluster_separated,
-            "cluster-internal": scales.beta_cluster_internal,
+            global_bound: scales.beta_global,
+            "sufficient (Sec. 2): cluster centres\n  well separated above": scales.beta_cluster_separated,
+            "sufficient (Lemma A12): a cluster's metastable\n  state below 1/max m_max(l)^2": (
+                scales.beta_cluster_internal
+            ),
         }
     marks = {k: v for k, v in marks.items() if math.isfinite(v)}
     betas = per_beta["beta"].tolist()
-    fractions = {kind: per_beta[f"frac_{kind}"].tolist() for kind in SCAN_KINDS}
+    fractions = {kind: per_beta[f"frac_{kind}"].tolist() for kind in LABELS if f"frac_{kind}" in per_beta}
     figures.save_kind_fractions(work_dir / "kind_fractions.png", betas, fractions, marks, setting)
     figures.save_k90_vs_beta(
         work_dir / "k90_vs_beta.png",
@@ -149,6 +181,7 @@ def save_figures(
         per_beta["k90_q25"].tolist(),
         per_beta["k90_q75"].tolist(),
         setting,
+        cluster_size=cluster_size,
     )
 
 

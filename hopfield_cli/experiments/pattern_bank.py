@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from hopfield_cli.experiments.patterns import PatternSet, build_patterns, from_disk, prepare
+from hopfield_cli.experiments.patterns import PatternSet, build_patterns, from_disk, held_dtype, prepare
 
 BLOCK_ROWS = (
     4096  # generated patterns come in blocks of this many rows: every N is a prefix of the same stream
@@ -42,7 +42,7 @@ def load_fixed(cfg: Any) -> PatternSet | None:
         from hopfield_cli.data.memory_file import load_memory
 
         patterns, metadata = load_memory(cfg.memory, field="memory")
-        return PatternSet(patterns.to(torch.float32).contiguous(), dict(metadata))
+        return PatternSet(patterns.to(held_dtype(cfg)).contiguous(), dict(metadata))
     if from_disk(cfg.patterns):
         return build_patterns(cfg, torch.Generator().manual_seed(int(cfg.seed)), raw=True)
     return None
@@ -112,8 +112,9 @@ class PatternBank:
         return have
 
     def prefix(self, trial: int, n: int) -> torch.Tensor:
-        """The first ``n`` stored patterns of ``trial``, (n, d) float32, normalised/binarised as configured."""
-        return prepare(self._raw(trial, n), self.cfg.normalise, self.cfg.binarise)
+        """The first ``n`` stored patterns of ``trial``, (n, d) in the run's held dtype (float32, float64 for a
+        float64 run: ``patterns.held_dtype``), normalised/binarised as configured."""
+        return prepare(self._raw(trial, n), self.cfg.normalise, self.cfg.binarise, held_dtype(self.cfg))
 
     def clear(self) -> None:
         """Free the drawn rows (the sweep is done with this dimension)."""

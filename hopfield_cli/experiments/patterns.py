@@ -15,7 +15,9 @@ from hopfield_cli.errors import UsageError
 class PatternSet:
     """Stored patterns with what is known of where they came from."""
 
-    patterns: torch.Tensor  # (N, d) float32 on CPU
+    patterns: (
+        torch.Tensor
+    )  # (N, d) on CPU: float32, or float64 in a dtype=float64 run (loaders.storage_dtype)
     metadata: dict[str, Any]
 
     def __post_init__(self) -> None:
@@ -55,15 +57,25 @@ def from_disk(spec: Any) -> bool:
     return spec.name in ("file", "images")
 
 
-def prepare(data: torch.Tensor, normalise: str, binarise: bool) -> torch.Tensor:
-    """Normalise and/or take the sign of stored patterns, as the config asks (``data.patterns``)."""
+def held_dtype(cfg: Any) -> torch.dtype:
+    """The dtype a run holds its patterns and queries in: float64 for dtype=float64, else float32."""
+    from hopfield_cli.data.loaders import storage_dtype
+
+    return storage_dtype(getattr(cfg, "dtype", "float32"))
+
+
+def prepare(
+    data: torch.Tensor, normalise: str, binarise: bool, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Normalise and/or take the sign of stored patterns, as the config asks (``data.patterns``); in ``dtype``."""
     from hopfield_cli.data import patterns as sources
 
+    data = data.to(dtype)
     if normalise != "none":
         data = sources.normalise(data, normalise, field="normalise")
     if binarise:
         data = sources.binarise(data)
-    return data.to(torch.float32).contiguous()
+    return data.to(dtype).contiguous()
 
 
 def build_patterns(cfg: Any, generator: torch.Generator, *, raw: bool = False) -> PatternSet:
@@ -76,15 +88,21 @@ def build_patterns(cfg: Any, generator: torch.Generator, *, raw: bool = False) -
 
     metadata: dict[str, Any] = {}
     disk = from_disk(cfg.patterns)
+    dtype = held_dtype(cfg)
     data = sources.make_patterns(
-        cfg.patterns, None if disk else cfg.num_patterns, None if disk else cfg.dim, generator, info=metadata
+        cfg.patterns,
+        None if disk else cfg.num_patterns,
+        None if disk else cfg.dim,
+        generator,
+        info=metadata,
+        dtype=dtype,
     )
     if raw:
-        return PatternSet(data.to(torch.float32).contiguous(), metadata)
+        return PatternSet(data.to(dtype).contiguous(), metadata)
     metadata["normalisation"] = cfg.normalise
     if cfg.binarise:
         metadata["binarised"] = True
-    return PatternSet(prepare(data, cfg.normalise, cfg.binarise), metadata)
+    return PatternSet(prepare(data, cfg.normalise, cfg.binarise, dtype), metadata)
 
 
 def load_or_build(cfg: Any, generator: torch.Generator) -> PatternSet:
@@ -93,5 +111,5 @@ def load_or_build(cfg: Any, generator: torch.Generator) -> PatternSet:
         from hopfield_cli.data.memory_file import load_memory
 
         patterns, metadata = load_memory(cfg.memory, field="memory")
-        return PatternSet(patterns.to(torch.float32).contiguous(), dict(metadata))
+        return PatternSet(patterns.to(held_dtype(cfg)).contiguous(), dict(metadata))
     return build_patterns(cfg, generator)

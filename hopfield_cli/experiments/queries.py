@@ -32,34 +32,37 @@ def corrupted(
 
 def random_points(patterns: torch.Tensor, num_queries: int, generator: torch.Generator) -> torch.Tensor:
     """m_x + r z / sqrt(d), z ~ N(0, I), r the rms distance of the patterns from their mean m_x: points
-    spread like the patterns themselves. (B, d) float32."""
+    spread like the patterns themselves. (B, d), drawn in float64 and held in float32, or in float64 for
+    float64 patterns (a float64 run)."""
     x = patterns.double()
     d = x.shape[1]
     mean = x.mean(dim=0)
     rms = float((x - mean).norm(dim=1).pow(2).mean().sqrt())
     z = torch.randn(num_queries, d, generator=generator, dtype=torch.float64)
-    points = (mean + z * (rms / math.sqrt(d))).to(torch.float32)
+    held = torch.float64 if patterns.dtype == torch.float64 else torch.float32
+    points = (mean + z * (rms / math.sqrt(d))).to(held)
     if not bool(torch.isfinite(points).all()):
         raise UsageError(
             "queries",
-            f"random points spread like these patterns (rms distance {rms:.3g} from their mean) exceed float32's "
+            f"random points spread like these patterns (rms distance {rms:.3g} from their mean) exceed {held}'s "
             "range; rescale the patterns or use queries=corrupted",
         )
     return points
 
 
 def from_files(
-    queries_file: str, targets_file: str | None, n: int, d: int
+    queries_file: str, targets_file: str | None, n: int, d: int, dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Queries (B, d) read from a file, and target ids from another (None: the nearest patterns)."""
+    """Queries (B, d) read from a file (in ``loaders.storage_dtype(dtype)``: a float64 run keeps a float64
+    file's values), and target ids from another (None: the nearest patterns)."""
     from hopfield_cli.data.loaders import load_matrix
 
-    queries = load_matrix(queries_file, field="queries_file")
+    queries = load_matrix(queries_file, field="queries_file", dtype=dtype)
     if queries.shape[1] != d:
         raise UsageError("queries_file", f"queries have d={queries.shape[1]} but the memory has d={d}")
     if targets_file is None:
         return queries, None
-    targets = load_matrix(targets_file, field="targets_file").reshape(-1)
+    targets = load_matrix(targets_file, field="targets_file", dtype=torch.float64).reshape(-1)
     if targets.numel() != queries.shape[0]:
         raise UsageError("targets_file", f"holds {targets.numel()} ids for {queries.shape[0]} queries")
     if not torch.equal(targets, targets.round()) or targets.min() < 0 or targets.max() >= n:

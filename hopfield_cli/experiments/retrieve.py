@@ -84,7 +84,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     patterns = pattern_set.patterns
     n, d = patterns.shape
     if cfg.queries_file is not None:
-        queries, target_ids = query_maker.from_files(cfg.queries_file, cfg.targets_file, n, d)
+        queries, target_ids = query_maker.from_files(cfg.queries_file, cfg.targets_file, n, d, dtype)
     else:
         queries, target_ids = query_maker.corrupted(
             patterns, cfg.corruption, num_queries(cfg, n), generator, pattern_set.image_side
@@ -122,6 +122,14 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         )
         save_grid(run_dir, cfg, queries, scored, x, table, pattern_set.image_side, centred)
     print_summary(summary)
+    if summary["unconverged"]:
+        warn(
+            [
+                f"update_steps_max: {summary['unconverged']:,} of {summary['num_queries']:,} queries stopped after "
+                f"{int(cfg.update_steps_max)} steps without converging; they are labelled 'unconverged', not "
+                "given a kind (raise update_steps_max)"
+            ]
+        )
     return table
 
 
@@ -185,7 +193,7 @@ def _savez(tmp: str, arrays: dict[str, Any]) -> None:
 def result_table(scored: Scored, patterns: torch.Tensor, run_ids: dict[str, Any]) -> pd.DataFrame:
     """One row per query: the run's ``run_ids`` (model, beta, corruption), target, retrieved pattern, success,
     error, steps, energies, k90 and fixed-point kind."""
-    from hopfield_cli.core.fixed_points import fixed_point_kind
+    from hopfield_cli.core.fixed_points import converged_kinds, fixed_point_kind
 
     result, states = scored.result, scored.states
     n = patterns.shape[0]
@@ -194,6 +202,7 @@ def result_table(scored: Scored, patterns: torch.Tensor, run_ids: dict[str, Any]
     else:  # binary families have no weights: a state equal to a stored pattern is a single-pattern state
         exact = (states - patterns.to(states.dtype)[scored.nearest_ids]).abs().amax(dim=1) == 0
         kinds = ["single" if e else "spurious" for e in exact.tolist()]
+    kinds = converged_kinds(kinds, result.converged.tolist())  # a kind names a fixed point
     energies = result.energies.double()
     last_col = result.steps.clamp_max(energies.shape[1] - 1).to(energies.device)
     no_weights = float("nan")
@@ -241,6 +250,7 @@ def summarise(
         "steps_max": int(table["steps"].max()),
         "converged_fraction": float(table["converged"].mean()),
         "kinds": {str(k): int(v) for k, v in kinds.items()},
+        "unconverged": int((~table["converged"].astype(bool)).sum()),
         "k90_cap": k90_cap,
         "seconds": round(seconds, 3),
     }

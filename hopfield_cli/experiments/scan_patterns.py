@@ -15,12 +15,13 @@ import torch
 
 from hopfield_cli.config.commands import MetastableScanConfig
 from hopfield_cli.errors import UsageError
-from hopfield_cli.experiments.patterns import from_disk, load_or_build
+from hopfield_cli.experiments.patterns import from_disk, held_dtype, load_or_build
 
 
 @dataclass
 class ScanPatterns:
-    """Stored patterns (N, d) float32 on the CPU; for clustered data the cluster of each pattern."""
+    """Stored patterns (N, d) on the CPU in the run's held dtype (float32, float64 for a float64 run); for
+    clustered data the cluster of each pattern."""
 
     patterns: torch.Tensor
     metadata: dict[str, Any]
@@ -42,8 +43,9 @@ def load_scan_patterns(cfg: MetastableScanConfig, generator: torch.Generator) ->
         source_cfg = replace(cfg, num_patterns=clusters)  # draw only the centres
     source = load_or_build(source_cfg, generator)
     base, metadata = source.patterns, dict(source.metadata)
+    held = held_dtype(cfg)
     if clusters == 0:
-        return ScanPatterns(base.to(torch.float32).contiguous(), metadata, source.image_side)
+        return ScanPatterns(base.to(held).contiguous(), metadata, source.image_side)
     if clusters > base.shape[0]:
         raise UsageError(
             "clusters", f"needs {clusters} centres but the source holds only {base.shape[0]} patterns"
@@ -57,9 +59,9 @@ def load_scan_patterns(cfg: MetastableScanConfig, generator: torch.Generator) ->
     patterns = centres[cluster_ids] + scale[cluster_ids] * noise
     metadata.update(clusters=clusters, cluster_spread=cfg.cluster_spread, num_patterns=n)
     return ScanPatterns(
-        patterns.to(torch.float32).contiguous(),
+        patterns.to(held).contiguous(),
         metadata,
         source.image_side,
         cluster_ids,
-        centres.to(torch.float32),
+        centres.to(held),
     )

@@ -35,7 +35,9 @@ def footprint(cfg: Any) -> list[fp.Term]:
 
 
 def run(cfg: Any, run_dir: Path) -> Path:
-    """Build the memory, write it (atomically) and a summary; return the memory file's path."""
+    """Build the memory, write it (atomically) and a summary; return the memory file's path.
+
+    A dtype=float64 run writes a float64 memory (nothing narrowed from a float64 file); else float32."""
     from hopfield_cli.data.memory_file import save_memory
 
     started = time.perf_counter()
@@ -50,7 +52,8 @@ def run(cfg: Any, run_dir: Path) -> Path:
     )
     out = save_memory(out, patterns, metadata, field="out")
     stats = memory_stats(patterns, float(cfg.beta), device)
-    stats.update(memory_file=str(out), seconds=round(time.perf_counter() - started, 3))
+    stored = "float64" if patterns.dtype == torch.float64 else "float32"
+    stats.update(memory_file=str(out), stored_dtype=stored, seconds=round(time.perf_counter() - started, 3))
     write_json(run_dir / "summary.json", stats)
     write_run_info(run_dir, "store", int(cfg.seed), device)
     print_summary(stats, cfg.patterns.name, float(cfg.beta), str(out))
@@ -72,7 +75,7 @@ def print_summary(stats: dict[str, Any], source: str, beta: float, out: str) -> 
         ("beta: well separated from", stats["beta_separated"]),
         (f"well separated at beta={beta:g}", f"{stats['well_separated']:,} / {stats['separation_rows']:,}"),
         ("global fixed point (beta m_max^2 < 1)", stats["global_fixed_point"]),
-        ("memory file", out),
+        ("memory file", f"{out} ({stats.get('stored_dtype', 'float32')})"),
     ]
     if never:
         rows.insert(7, ("never well separated (Delta_i <= 0)", f"{never:,} / {stats['separation_rows']:,}"))

@@ -8,6 +8,7 @@ here touches matplotlib's global backend or state, and it works without a displa
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -22,6 +23,20 @@ from hopfield_cli.report.files import atomic_write  # noqa: E402
 
 # How theory is drawn in every figure: grey, dashed, and named in the legend; measurements get the colours.
 THEORY = {"color": "0.45", "linestyle": "--", "linewidth": 1.2}
+
+
+def readable_log_axis(axis, low: float, high: float) -> None:
+    """Tick labels a reader can use on a log ``axis`` spanning [low, high]: plain numbers (0.01, 20, 500) up to
+    six decades (10^k beyond), at 1-2-5 steps when the span is under three decades, every decade otherwise
+    (minor ticks unlabelled)."""
+    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter
+
+    decades = math.log10(high / low) if high > 0 and low > 0 else 99.0
+    subs = (1.0, 2.0, 5.0) if decades < 3 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+    axis.set_major_formatter(plain if decades < 6 else LogFormatterSciNotation())  # 10^k beyond 6 decades
+    axis.set_minor_formatter(NullFormatter())
 
 
 def save(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
@@ -105,37 +120,50 @@ def save_image_grid(
 
 # --- metastable-scan figures -------------------------------------------------------------------------------
 
-_KIND_COLOURS = {"global": "#9ecae1", "metastable": "#fdae6b", "single": "#74c476"}
+_KIND_COLOURS = {"global": "#9ecae1", "metastable": "#fdae6b", "single": "#74c476", "unconverged": "0.8"}
 _CLASS_COLOURS = {"I": "#9ecae1", "II": "#c6dbef", "III": "#fdd0a2", "IV": "#fd8d3c"}
 
 
 def _beta_marks(ax, marks: dict[str, float]) -> None:
-    """Theory as grey vertical lines at its betas (1/m_max^2, the well-separated beta), named in the legend."""
+    """Theory as grey vertical lines at its betas, named in the legend by what each is: the label says whether
+    it is a bound, a sufficient condition or a scale (``metastable_table.save_figures``), not a predicted value.
+    """
     styles = ("--", ":", "-.", (0, (5, 1)))
     for i, (label, beta) in enumerate(marks.items()):
         style = {**THEORY, "linestyle": styles[i % len(styles)]}
-        ax.axvline(beta, **style, label=f"theory: {label} = {beta:.3g}")
+        ax.axvline(beta, **style, label=f"{label}:\n  beta = {beta:.3g}")
 
 
 def save_kind_fractions(
     path: str | os.PathLike, betas, fractions: dict, marks: dict | None = None, setting: str = ""
 ) -> Path:
-    """Stacked fractions of fixed-point kinds (global / metastable / single) against beta (log x axis)."""
+    """Stacked fractions of fixed-point kinds (global / metastable / single) against beta (log x axis), and of
+    the queries that did not converge (light grey, hatched: no fixed point, so no kind)."""
     if len(betas) == 0:
         raise ValueError("nothing to plot: no betas")
-    fig = Figure(figsize=(7, 4), layout="constrained")
+    fig = Figure(figsize=(9, 4.4), layout="constrained")
     ax = fig.subplots()
-    kinds = [k for k in ("global", "metastable", "single") if k in fractions]
-    ax.stackplot(
+    kinds = [k for k in ("global", "metastable", "single", "unconverged") if k in fractions]
+    if "unconverged" in kinds and not any(fractions["unconverged"]):
+        kinds.remove("unconverged")
+    labels = [
+        f"{k} (no fixed point within\n  update_steps_max: no kind)" if k == "unconverged" else k
+        for k in kinds
+    ]
+    areas = ax.stackplot(
         list(betas),
         *[list(fractions[k]) for k in kinds],
-        labels=kinds,
+        labels=labels,
         colors=[_KIND_COLOURS[k] for k in kinds],
         alpha=0.9,
     )
+    for kind, area in zip(kinds, areas, strict=True):
+        if kind == "unconverged":
+            area.set_hatch("//")
     _beta_marks(ax, marks or {})
     ax.set_xscale("log")
     ax.set_xlim(min(betas), max(betas))
+    readable_log_axis(ax.xaxis, min(betas), max(betas))
     ax.set_ylim(0, 1)
     ax.set_xlabel("beta")
     ax.set_ylabel("fraction of queries (kind by k90)")
@@ -154,11 +182,13 @@ def save_k90_vs_beta(
     q25=None,
     q75=None,
     setting: str = "",
+    cluster_size: float | None = None,
 ) -> Path:
-    """Median k90 (support of the fixed point) against beta, log-log, with its interquartile band."""
+    """Median k90 (support of the fixed point) against beta, log-log, with its interquartile band; the
+    cluster size (N / clusters, the support Lemma A12's metastable state of one cluster has) as a line."""
     if len(betas) == 0:
         raise ValueError("nothing to plot: no betas")
-    fig = Figure(figsize=(7, 4), layout="constrained")
+    fig = Figure(figsize=(9, 4.4), layout="constrained")
     ax = fig.subplots()
     if q25 is not None and q75 is not None:
         ax.fill_between(
@@ -169,10 +199,19 @@ def save_k90_vs_beta(
         n_patterns / 2, color="#9ecae1", linewidth=1, label=f"k = N/2 = {n_patterns / 2:g} (global above)"
     )
     ax.axhline(1, color="#74c476", linewidth=1, label="k = 1 (single pattern)")
+    if cluster_size:
+        ax.axhline(
+            cluster_size,
+            color="#fd8d3c",
+            linewidth=1.2,
+            label=f"k = cluster size N/clusters = {cluster_size:g}\n  (one cluster's metastable state)",
+        )
     _beta_marks(ax, marks or {})
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(0.8, n_patterns * 1.25)
+    readable_log_axis(ax.xaxis, min(betas), max(betas))
+    readable_log_axis(ax.yaxis, 0.8, n_patterns * 1.25)
     ax.set_xlabel("beta")
     ax.set_ylabel("k90 (patterns holding 90% of the weight)")
     fig.suptitle("The fixed point's support k90 shrinks from all N patterns to one", fontsize="medium")

@@ -100,6 +100,12 @@ def _metastable(ax: Axes, tables: dict[str, pd.DataFrame], summary: pd.DataFrame
         return False
     by = [p for p in params if p in betas.columns and p != "beta"] or ["job"]
     _lines(ax, betas, "beta", "frac_metastable", by)
+    if "frac_unconverged" in betas.columns and bool((betas["frac_unconverged"] > 0).any()):
+        for _key, part in betas.groupby(by, dropna=False, sort=True):  # no kind without a fixed point
+            part = part.sort_values("beta")
+            ax.plot(part["beta"], part["frac_unconverged"], color="0.5", linestyle=":", linewidth=1)
+        ax.plot([], [], color="0.5", linestyle=":", label="unconverged (no kind), per job")
+        ax.legend(fontsize="small")
     ax.set(xscale="log", xlabel="beta", ylabel="fraction metastable", ylim=(-0.02, 1.02))
     ax.set_title("Metastable fixed points vs beta, per job", fontsize="medium")
     return True

@@ -273,7 +273,8 @@ def test_exponential_matches_reference(problem, beta):
         xi, steps, converged = reference_async(patterns, query, seed, 20, gain)
         assert torch.equal(result.states[b], xi)
         assert (int(result.steps[b]), bool(result.converged[b])) == (steps, converged)
-        energy = -math.log(sum(math.exp(beta * float(x @ xi)) for x in patterns)) / beta
+        # Eq. 2 terms 1 and 3: -lse(beta, X^T xi) + log(N) / beta
+        energy = -math.log(sum(math.exp(beta * float(x @ xi)) for x in patterns) / len(patterns)) / beta
         assert math.isclose(float(result.energies[b, steps]), energy, rel_tol=1e-12, abs_tol=1e-9)
 
 

@@ -172,10 +172,10 @@ def test_exponential_at_huge_beta_retrieves_as_at_large_beta(beta):
     reference = ExponentialMemory(1e3, seed=1).retrieve(x, q, update_steps_max=20)
     result = ExponentialMemory(beta, seed=1).retrieve(x, q, update_steps_max=20)
     assert torch.equal(result.states, reference.states)
-    # -lse(beta, X^T xi) written out: -(max_i z_i + log #argmax / beta) with integer overlaps z
+    # -lse(beta, X^T xi) + log(N) / beta written out: -(max_i z_i + log(#argmax / N) / beta), integer overlaps z
     z = result.states @ x.T
     top = z.max(dim=1).values
-    expected = -(top + torch.log((z == top[:, None]).sum(1).double()) / beta)
+    expected = -(top + torch.log((z == top[:, None]).sum(1).double() / z.shape[1]) / beta)
     assert torch.allclose(result.energies[:, -1], expected, rtol=0, atol=1e-12)
 
 

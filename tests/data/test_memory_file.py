@@ -68,9 +68,30 @@ def test_round_trip_keeps_tensor_and_metadata_types(tmp_path, patterns):
 
 
 def test_checksum_is_sha256_of_row_major_float32(tmp_path, patterns):
-    _, meta = load_memory(save_memory(tmp_path / "m.safetensors", patterns.double(), {}))
+    _, meta = load_memory(save_memory(tmp_path / "m.safetensors", patterns, {}))
     reference = hashlib.sha256(patterns.numpy().astype("<f4").tobytes(order="C")).hexdigest()
-    assert meta["checksum"] == reference
+    assert meta["checksum"] == reference and meta["dtype"] == "float32"
+
+
+def test_float64_patterns_are_stored_as_float64(tmp_path, patterns):
+    """Issue 27: `store dtype=float64` keeps every digit; the checksum is of the float64 bytes."""
+    wide = patterns.double() + 1e-12  # values no float32 holds
+    path = save_memory(tmp_path / "m.safetensors", wide, {})
+    with safe_open(str(path), framework="pt") as fh:
+        assert fh.get_slice("patterns").get_dtype() == "F64"
+    loaded, meta = load_memory(path)
+    assert loaded.dtype == torch.float64 and torch.equal(loaded, wide) and meta["dtype"] == "float64"
+    assert meta["checksum"] == hashlib.sha256(wide.numpy().astype("<f8").tobytes(order="C")).hexdigest()
+
+
+def test_a_dtype_key_that_disagrees_with_the_tensor_is_refused(tmp_path, patterns):
+    path = tmp_path / "m.safetensors"
+    with safe_open(str(save_memory(path, patterns, {})), framework="pt") as fh:
+        meta, tensor = fh.metadata(), fh.get_tensor("patterns")
+    save_file({"patterns": tensor}, str(path), metadata={**meta, "dtype": "float64"})
+    with pytest.raises(UsageError) as info:
+        load_memory(path)
+    assert "metadata dtype does not match" in info.value.message
 
 
 def test_file_is_plain_safetensors_with_string_metadata(tmp_path, patterns):

@@ -67,9 +67,9 @@ def test_extreme_patterns(tmp_path, command, kind):
     assert_ok(result)
     warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
     if kind == "norm 1e4" and command in ("store", "metastable-scan"):
-        assert not warnings, (
-            result.stderr
-        )  # no beta of the run's own: beta only summarises (store) or is derived
+        # no beta of the run's own: beta only summarises (store) or is derived; a scan may still say that some
+        # queries did not converge within update_steps_max (issue 27: labelled 'unconverged', not given a kind)
+        assert not [w for w in warnings if "update_steps_max" not in w], result.stderr
     elif kind in WARNS:
         assert any(WARNS[kind] in ln for ln in warnings), result.stderr
     elif command != "store":

@@ -1,8 +1,9 @@
 """The package's layers: calls only go down, and no module imports itself through others.
 
 Every ``import`` of every module (at module level or inside a function) is read with ``ast``. Layers, top to
-bottom: cli -> app -> experiments -> config -> data -> core; ``report`` and ``errors`` are at the bottom and
-``core`` imports nothing of the package outside ``core``.
+bottom: cli -> app -> experiments -> config -> data | nn -> core; ``report`` and ``errors`` are at the bottom,
+``core`` imports nothing of the package outside ``core`` and ``nn`` (the layers, torch only) nothing outside
+``nn`` and ``core``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hopfield_cli"
-LAYERS = {"__main__": 7, "cli": 6, "app": 5, "experiments": 4, "config": 3, "data": 2, "core": 1}
+LAYERS = {"__main__": 7, "cli": 6, "app": 5, "experiments": 4, "config": 3, "data": 2, "nn": 2, "core": 1}
 BOTTOM = ("report", "errors", "__init__")  # importable from anywhere; import nothing above themselves
 
 
@@ -72,6 +73,17 @@ def test_core_imports_only_core():
         if importer.startswith("hopfield_cli.core")
         for imported in targets
         if not imported.startswith("hopfield_cli.core")
+    ]
+    assert not outside, "\n".join(outside)
+
+
+def test_nn_imports_only_nn_and_core():
+    outside = [
+        f"{importer} imports {imported}"
+        for importer, targets in graph().items()
+        if importer.startswith("hopfield_cli.nn")
+        for imported in targets
+        if not imported.startswith(("hopfield_cli.nn", "hopfield_cli.core"))
     ]
     assert not outside, "\n".join(outside)
 

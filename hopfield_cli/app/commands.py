@@ -44,6 +44,12 @@ def _attention_heads(cfg: Any, run_dir: Path) -> Any:
     return attention_heads.run(cfg, run_dir)
 
 
+def _train(cfg: Any, run_dir: Path) -> Any:
+    from hopfield_cli.experiments.train import run
+
+    return run.run(cfg, run_dir)
+
+
 def _reproduce(cfg: Any, run_dir: Path) -> Any:
     from hopfield_cli.app import reproduce
 
@@ -122,6 +128,18 @@ COMMANDS: dict[str, Command] = {
             _attention_heads,
             "Classify attention heads into the paper's classes I-IV by k90 (Section 4).",
             ("hopfield attention-heads attention=bert_attentions.safetensors",),
+        ),
+        Command(
+            "train",
+            "train",
+            _train,
+            "Train a Hopfield layer (or a baseline) on a task; one row per epoch and split, the model as safetensors.",
+            (
+                "hopfield train experiment=latch_hopfield",
+                "hopfield train task=bit_pattern layer=pooling epochs=10",
+                "hopfield train -m task=latch layer=hopfield,pooling,lookup,lstm seed=0,1",
+            ),
+            resumable=True,
         ),
         Command(
             "reproduce",

@@ -25,6 +25,7 @@ from hopfield_cli.config.options import (
     PatternsOption,
     SparseModel,
 )
+from hopfield_cli.config.train_options import OPTIMIZERS, LayerOption, TaskOption
 from hopfield_cli.errors import Device, Int, OneOf, Real, Size, Text, UsageError
 
 
@@ -214,6 +215,34 @@ class AttentionHeadsConfig:
     seed: int = SEED
 
 
+@dataclass
+class TrainConfig:
+    """`hopfield train`: one training loop over a task (``task=``) and a layer (``layer=``), one row per epoch
+    and split."""
+
+    task: TaskOption = MISSING
+    layer: LayerOption = MISSING
+    epochs: int = opt(20, "passes over the training split", Int(1, 100_000))
+    batch_size: int = opt(64, "examples per optimiser step", Int(1, 10**6))
+    lr: float = opt(1e-3, "learning rate", Real(0, 10, open_lo=True))
+    weight_decay: float = opt(0.0, "decoupled weight decay (AdamW)", Real(0, 10))
+    optimizer: str = opt("adamw", "adamw | sgd", OPTIMIZERS)
+    embedding: int = opt(32, "width of the element embedding the layer sees", Int(1, 100_000))
+    resume: str | None = RESUME
+    save_model: bool = opt(True, "write the trained model as model.safetensors")
+    plots: bool = opt(True, "write the learning-curve figure")
+    seed: int = SEED
+    device: str = DEVICE
+    dtype: str = opt("float32", "float32 | float64", OneOf(("float32", "float64")))
+
+    def check_relations(self) -> None:
+        heads = getattr(self.layer, "num_heads", None)
+        if heads and getattr(self.layer, "hidden_size", None) is None and self.embedding % heads:
+            raise UsageError(
+                "layer.num_heads", f"must divide embedding ({self.embedding}) unless layer.hidden_size is set"
+            )
+
+
 CLAIM_IDS = (
     "eq3_attention",
     "energy_descent",
@@ -228,6 +257,8 @@ CLAIM_IDS = (
     "fixed_point_single",
     "head_classes",
     "blog_images",
+    "latch_hopfield_solves",
+    "bit_pattern_pooling_beats_mean",
 )
 
 
@@ -259,4 +290,5 @@ COMMAND_SCHEMAS: dict[str, type] = {
     "metastable_scan": MetastableScanConfig,
     "attention_heads": AttentionHeadsConfig,
     "reproduce": ReproduceConfig,
+    "train": TrainConfig,
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from omegaconf import MISSING
 
 from hopfield_cli.config.fields import opt, option_name
+from hopfield_cli.config.train_options import LAYERS, TASKS
 from hopfield_cli.errors import Int, OneOf, Real, Text
 
 # --- patterns: where the stored patterns come from ----------------------------------------------------
@@ -207,4 +208,6 @@ GROUPS: dict[str, dict[str, type]] = {
         "exponential": ExponentialModel,
         "sparse": SparseModel,
     },
+    "task": TASKS,  # hopfield train
+    "layer": LAYERS,
 }

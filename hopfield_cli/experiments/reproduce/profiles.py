@@ -15,7 +15,16 @@ SUBRUNS: dict[str, tuple[str, str]] = {
     "capacity_classical": ("capacity-sweep", "capacity_sweep"),
     "capacity_modern_vs_classical": ("capacity-sweep", "capacity_sweep"),
     "metastable_clusters": ("metastable-scan", "metastable_scan"),
+    "latch_hopfield": ("train", "train"),
+    "latch_pooling": ("train", "train"),
+    "latch_lookup": ("train", "train"),
+    "latch_lstm": ("train", "train"),
+    "bit_pattern_pooling": ("train", "train"),
+    "bit_pattern_mean": ("train", "train"),
 }
+# quick profile: shorter latch sequences and fewer bit-pattern epochs (seconds, not minutes, per run)
+_QUICK_LATCH = ("task.seq_len=64", "task.num_eval_sequences=256")
+_QUICK_BITS = ("epochs=6", "task.num_eval_bags=256")
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,12 @@ PROFILES: dict[str, Profile] = {
             "capacity_classical": ("dims=[32,64,128]", "trials=2"),
             "capacity_modern_vs_classical": ("trials=2", "num_queries=32"),
             "metastable_clusters": ("num_betas=12",),
+            **{
+                name: _QUICK_LATCH
+                for name in ("latch_hopfield", "latch_pooling", "latch_lookup", "latch_lstm")
+            },
+            "bit_pattern_pooling": _QUICK_BITS,
+            "bit_pattern_mean": _QUICK_BITS,
         },
     ),
     "full": Profile(

@@ -25,6 +25,7 @@ from hopfield_cli.experiments.reproduce import (
     fixed_point_claims,
     head_claims,
     image_claims,
+    train_claims,
 )
 from hopfield_cli.experiments.reproduce.claims import FAIL, Claim
 from hopfield_cli.experiments.reproduce.profiles import PROFILES, SUBRUNS, Profile, subrun_command
@@ -45,7 +46,7 @@ class ClaimsFailed(UsageError):
 class Group:
     name: str
     claims: tuple[str, ...]
-    experiment: str | None  # the named experiment it runs, if any
+    experiment: str | tuple[str, ...] | None  # the named experiment(s) it runs, if any
     measure: Callable[..., list[Claim]]
 
 
@@ -57,6 +58,10 @@ def _sub_run(experiment: str, cfg: Any, root: Path) -> tuple[Any, Path]:
         from hopfield_cli.experiments import capacity_sweep
 
         return capacity_sweep.run(cfg, folder), folder
+    if SUBRUNS[experiment][0] == "train":
+        from hopfield_cli.experiments.train import run as train
+
+        return train.run(cfg, folder), folder
     from hopfield_cli.experiments import metastable_scan
 
     return metastable_scan.run(cfg, folder), folder
@@ -93,6 +98,24 @@ def _fixed_points(ctx: dict[str, Any]) -> list[Claim]:
     ]
 
 
+def _training(experiments: tuple[str, ...], fn: Callable[..., Claim]) -> Callable[..., list[Claim]]:
+    """Several `hopfield train` sub-runs, then one claim from their per-epoch tables."""
+
+    def measure(ctx: dict[str, Any]) -> list[Claim]:
+        tables, folders = {}, {}
+        for experiment in experiments:
+            tables[experiment], folders[experiment] = _sub_run(
+                experiment, ctx["subs"][experiment], ctx["root"]
+            )
+        commands = {e: _command(ctx, e) for e in experiments}
+        return [fn(tables, folders, commands, ctx["root"])]
+
+    return measure
+
+
+_LATCH = (*train_claims.LATCH_HOPFIELD, train_claims.LATCH_BASELINE)
+_BITS = ("bit_pattern_pooling", "bit_pattern_mean")
+
 GROUPS: tuple[Group, ...] = (
     Group("eq3", ("eq3_attention",), None, _core(core_claims.eq3_attention)),
     Group("energy", ("energy_descent",), None, _core(core_claims.energy_descent)),
@@ -126,6 +149,13 @@ GROUPS: tuple[Group, ...] = (
     ),
     Group("heads", ("head_classes",), None, _core(head_claims.head_classes)),
     Group("images", ("blog_images",), None, _core(image_claims.blog_images)),
+    Group("latch", ("latch_hopfield_solves",), _LATCH, _training(_LATCH, train_claims.latch_hopfield_solves)),
+    Group(
+        "bit_pattern",
+        ("bit_pattern_pooling_beats_mean",),
+        _BITS,
+        _training(_BITS, train_claims.bit_pattern_pooling_beats_mean),
+    ),
 )
 
 
@@ -136,7 +166,11 @@ def selected_groups(claims: list[str] | None) -> list[Group]:
 
 def needed_experiments(claims: list[str] | None) -> list[str]:
     """The named experiments the selected claims run (the app composes their configs)."""
-    return [g.experiment for g in selected_groups(claims) if g.experiment is not None]
+    out: list[str] = []
+    for group in selected_groups(claims):
+        if group.experiment is not None:
+            out.extend([group.experiment] if isinstance(group.experiment, str) else group.experiment)
+    return out
 
 
 def run(cfg: Any, run_dir: Path, subs: dict[str, Any]) -> pd.DataFrame:

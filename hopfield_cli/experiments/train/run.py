@@ -25,12 +25,11 @@ log = logging.getLogger(__name__)
 
 COMMAND = "train"
 STEM = "results"
-# What decides the table. Not epochs: a resume with more epochs continues the same run (no schedule depends
-# on the total), so `resume=<folder> epochs=40` extends a finished 20-epoch run.
+# What decides the table. Not epochs: no schedule depends on the total, so `resume=<folder> epochs=40`
+# continues a finished 20-epoch run exactly as a 40-epoch run would have gone.
 RESULT_FIELDS = (
     "task",
     "layer",
-    "epochs",
     "batch_size",
     "lr",
     "weight_decay",

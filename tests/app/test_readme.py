@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import REPO
 
 README = REPO / "README.md"
-SECTIONS = ("Recipes", "Results")
+SECTIONS = ("Recipes", "Hopfield layers and `hopfield train`", "Results")
 MAX_SECONDS = 120
 # Added to a recipe of these commands unless it sets the key itself.
 SMALLER = {
@@ -26,6 +26,7 @@ SMALLER = {
     "store": (),
     "retrieve": ("grid_rows=2",),
     "attention-heads": (),
+    "train": ("epochs=1", "plots=false"),
 }
 
 

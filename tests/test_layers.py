@@ -12,7 +12,17 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hopfield_cli"
-LAYERS = {"__main__": 7, "cli": 6, "app": 5, "experiments": 4, "config": 3, "data": 2, "nn": 2, "core": 1}
+LAYERS = {
+    "__main__": 7,
+    "api": 7,
+    "cli": 6,
+    "app": 5,
+    "experiments": 4,
+    "config": 3,
+    "data": 2,
+    "nn": 2,
+    "core": 1,
+}
 BOTTOM = ("report", "errors", "__init__")  # importable from anywhere; import nothing above themselves
 
 
@@ -53,7 +63,11 @@ def layer(module: str) -> int:
 
 
 def graph() -> dict[str, set[str]]:
-    return {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+    """Every module's imports; the package's own ``__getattr__`` that loads the API on first use (the one
+    import of the top layer from the bottom, made when a user asks for ``hopfield_cli.run``) is left out."""
+    edges = {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+    edges["hopfield_cli"] -= {"hopfield_cli.api"}
+    return edges
 
 
 def test_calls_only_go_down():

@@ -26,8 +26,20 @@ from hopfield_cli.report.files import read_provenance
 from tests.conftest import assert_one_clean_line
 from tests.conftest import compose as compose_config
 
-TINY_LATCH = ("task=latch", "task.num_sequences=48", "task.num_eval_sequences=16", "task.seq_len=6", "batch_size=16")
-TINY_BITS = ("task=bit_pattern", "task.num_bags=48", "task.num_eval_bags=16", "task.num_instances=4", "batch_size=16")
+TINY_LATCH = (
+    "task=latch",
+    "task.num_sequences=48",
+    "task.num_eval_sequences=16",
+    "task.seq_len=6",
+    "batch_size=16",
+)
+TINY_BITS = (
+    "task=bit_pattern",
+    "task.num_bags=48",
+    "task.num_eval_bags=16",
+    "task.num_instances=4",
+    "batch_size=16",
+)
 
 
 def compose(*overrides: str):
@@ -196,3 +208,19 @@ def test_a_resume_with_other_settings_is_refused(run_cli, tmp_path):
 def test_bad_input_is_one_line(run_cli, override, field):
     ran = run_cli("train", *TINY_BITS, override)
     assert_one_clean_line(ran, field)
+
+
+def test_a_sweep_over_layers_and_seeds_is_merged(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    ran = run_cli(
+        "train", "-m", *TINY_LATCH, "layer=pooling,mean", "seed=0,1", "epochs=1", "plots=false",
+        "save_model=false", f"hydra.sweep.dir={sweep}",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    merged = pd.read_parquet(sweep / "results.parquet")
+    assert sorted(merged["job"].unique()) == [0, 1, 2, 3]
+    assert set(zip(merged["layer"], merged["seed"], strict=True)) == {
+        (a, b) for a in ("pooling", "mean") for b in (0, 1)
+    }
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert list(summary["status"]) == ["ok"] * 4 and "final_eval_auc" in summary

@@ -122,6 +122,13 @@ start_munge() {
     chown munge:munge /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
     install -d -o munge -g munge -m 0755 /run/munge
     install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
+    # munged, run as root by hand once, leaves its log and seed owned by root; run as munge it then refuses them.
+    for file in /var/log/munge/munged.log /var/lib/munge/munged.seed; do
+        owner=$(stat -c %U "$file" 2>/dev/null) || continue
+        [ "$owner" = munge ] && continue
+        say "$file belongs to $owner, not munge (munged was run as $owner): giving it to munge"
+        chown munge:munge "$file" || { say "cannot give $file to munge: run chown munge:munge $file as root"; exit 1; }
+    done
     runuser -u munge -- munged ||
         { say "munged did not start"; tail -n 5 /var/log/munge/munged.log >&2 || true; exit 1; }
     remember munged

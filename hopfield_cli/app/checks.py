@@ -30,9 +30,29 @@ def existing(path: Any, field: str, kind: str = "file") -> None:
         raise UsageError(field, f"{kind} is not readable (permission denied): {path}")
 
 
+def name_lengths(target: str, field: str) -> None:
+    """Each folder or file name of ``target`` fits the file system (255 bytes on most), and so does the whole."""
+    try:
+        most = os.pathconf("/", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        most = 255
+    for name in target.split(os.sep):
+        size = len(os.fsencode(name))
+        if size > most:
+            raise UsageError(
+                field,
+                f"the name '{name[:40]}...' is {size:,} bytes long; a file system allows at most {most}",
+            )
+    if len(os.fsencode(target)) >= 4096:
+        raise UsageError(
+            field, f"the path is {len(os.fsencode(target)):,} bytes long; at most 4,095 are allowed"
+        )
+
+
 def creatable(path: Any, field: str, kind: str = "folder") -> None:
     """``path`` exists as a writable ``kind`` or can be created under a writable folder."""
     target = os.path.abspath(os.path.expanduser(str(path)))
+    name_lengths(target, field)
     if os.path.exists(target):
         if kind == "folder" and not os.path.isdir(target):
             raise UsageError(field, f"cannot create the folder {target}: a file of that name exists")
@@ -51,6 +71,28 @@ def creatable(path: Any, field: str, kind: str = "folder") -> None:
         raise UsageError(field, f"cannot create {target}: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageError(field, f"cannot create {target}: {ancestor} is not writable (permission denied)")
+
+
+MEMORY_SUFFIX = ".safetensors"
+
+
+def memory_out(out: str) -> None:
+    """``out=`` names the memory file: a file name (not a folder) ending in .safetensors, what it holds."""
+    path = os.path.expanduser(out)
+    if out.endswith(("/", os.sep)) or os.path.basename(path) in ("", ".", ".."):
+        raise UsageError(
+            "out",
+            f"'{out}' names a folder; give the file's name, e.g. out={out.rstrip('/')}/memory.safetensors",
+        )
+    if os.path.isdir(path) or os.path.exists(path) and not os.path.isfile(path):
+        return  # said by ``creatable``: a directory, a device, FIFO or socket
+    if not path.endswith(MEMORY_SUFFIX):
+        stem = os.path.splitext(out)[0] if os.path.splitext(out)[1] else out
+        raise UsageError(
+            "out",
+            f"the memory is a safetensors file: the name must end in {MEMORY_SUFFIX}, got '{out}' "
+            f"(e.g. out={stem}{MEMORY_SUFFIX})",
+        )
 
 
 def check_inputs(command: str, cfg: Any) -> None:
@@ -109,18 +151,20 @@ def check_memory(terms: list[Any], available: int | None = None) -> None:
     """Refuse a run whose footprint exceeds the free memory, naming the field of its largest array."""
     if not terms:
         return
+    limit = "free memory"
     if available is None:
-        from hopfield_cli.core.budget import available_memory
+        from hopfield_cli.core.budget import cpu_memory
 
-        available = available_memory("cpu")
+        available, limit = cpu_memory()
     need = sum(t.bytes for t in terms)
     if need <= available:
         return
     top = max(terms, key=lambda t: t.bytes)
+    by = "" if limit == "free memory" else f" (the limit of {limit})"
     raise CapacityError(
         top.field,
         f"this run needs about {need / GIB:,.3g} GiB of memory ({top.what}: {top.bytes / GIB:,.3g} GiB) "
-        f"but {available / GIB:,.3g} GiB is available; lower {top.field}",
+        f"but {available / GIB:,.3g} GiB is available{by}; lower {top.field}",
     )
 
 
@@ -134,6 +178,8 @@ def footprint_of(command: str, cfg: Any) -> list[Any]:
         from hopfield_cli.experiments.capacity_sweep import footprint
     elif command == "attention-heads":
         from hopfield_cli.experiments.attention_heads import footprint
+    elif command == "train":
+        from hopfield_cli.experiments.train.run import footprint
     else:
         from hopfield_cli.experiments.metastable_scan import footprint
     return footprint(cfg)
@@ -153,7 +199,7 @@ def largest_n(command: str, cfg: Any) -> int:
 
 
 def check_families(command: str, cfg: Any) -> None:
-    """Family settings whose numbers no float64 holds, refused before any work: the exponential energy at a
+    """Family settings whose numbers no float64 holds, refused before any work: the exponential family at a
     beta below ``exponential.MIN_BETA``, and z^n of the dense family beyond ``dense.order_overflow`` (for
     generated patterns; a file's size is checked by the core when it is read)."""
     from hopfield_cli.core.dense import order_overflow
@@ -172,7 +218,8 @@ def check_families(command: str, cfg: Any) -> None:
     if "exponential" in families and min(betas) < MIN_BETA:
         raise UsageError(
             beta_field,
-            f"model exponential needs beta >= {MIN_BETA:g} (its energy ~ -log(N) / beta must fit float64); "
+            f"model exponential needs beta >= {MIN_BETA:g} (beta * x_i^T xi must stay a normal float64; every "
+            "smaller beta acts as the beta -> 0 limit); "
             f"got {min(betas):g}",
         )
     if "dense" in families and generated(cfg):
@@ -188,6 +235,10 @@ def check_resources(command: str, cfg: Any) -> None:
         check_device(cfg)
         return
     if command == "attention-heads":
+        check_memory(footprint_of(command, cfg))
+        return
+    if command == "train":
+        check_device(cfg)
         check_memory(footprint_of(command, cfg))
         return
     check_families(command, cfg)

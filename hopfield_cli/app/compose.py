@@ -35,10 +35,17 @@ SCHEMA_MATCH_WARNING = r"\s*'hydra/launcher/(joblib|submitit_local)' is validate
 _OPTION_OF = {cls.__name__: (group, option) for group, opts in GROUPS.items() for option, cls in opts.items()}
 
 
+# torch.load(weights_only=True) warns about a pickle protocol before refusing a pickle that is no tensor file;
+# the refusal is one line of its own, so the warning would only put a second one (and torch's source) before it.
+PICKLE_PROTOCOL_WARNING = r"Detected pickle protocol \d+ in the checkpoint"
+
+
 def quiet_launcher_schema_warning() -> None:
+    """Silence the warnings that say nothing to a user: the two above."""
     import warnings
 
     warnings.filterwarnings("ignore", message=SCHEMA_MATCH_WARNING, category=UserWarning)
+    warnings.filterwarnings("ignore", message=PICKLE_PROTOCOL_WARNING, category=UserWarning)
 
 
 def config_dir() -> str:
@@ -58,6 +65,8 @@ def create_hydra(extra_dir: str | None) -> Any:
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.core.global_hydra import GlobalHydra
 
+    from hopfield_cli.app.config_files import guard_file_sources
+
     version.setbase("1.3")
     register_configs()
     quiet_launcher_schema_warning()
@@ -70,7 +79,26 @@ def create_hydra(extra_dir: str | None) -> Any:
             provider="command-line", path=f"file://{folder}", anchor=SearchPathQuery(provider="schema")
         )
     GlobalHydra.instance().clear()
-    return Hydra.create_main_hydra2(task_name="hopfield", config_search_path=search_path)
+    hydra = Hydra.create_main_hydra2(task_name="hopfield", config_search_path=search_path)
+    # After Hydra's plugin scan, which loads its config source modules afresh: a user's YAML file is checked
+    # before Hydra parses it (one line naming the file and line).
+    guard_file_sources(config_dir())
+    return hydra
+
+
+def check_shadowing(extra_dir: str | None, config_name: str) -> None:
+    """A user's primary config named like a packaged one (``-cd mydir -cn retrieve``) would be silently
+    replaced by the package's (the package's folder is searched first): refuse it with the way out."""
+    if extra_dir is None:
+        return
+    mine = Path(os.path.abspath(extra_dir)) / f"{config_name}.yaml"
+    if mine.is_file() and (Path(config_dir()) / f"{config_name}.yaml").is_file():
+        raise UsageError(
+            "--config-name",
+            f"{mine} has the name of hopfield's own config '{config_name}', which would be used instead; "
+            f"rename it (e.g. my_{config_name}.yaml, starting with `defaults: [{config_name}, _self_]`) and "
+            f"run with -cn my_{config_name}",
+        )
 
 
 @contextmanager
@@ -143,6 +171,8 @@ def describe_error(exc: BaseException) -> UsageError:
 
     if isinstance(exc, UsageError):
         return exc
+    if isinstance(exc.__cause__, UsageError):  # a config file's check (config_files), raised inside Hydra
+        return exc.__cause__
     if isinstance(exc, MissingConfigException):
         missing = str(exc.missing_cfg_file or "")
         group, _, wanted = missing.rpartition("/")

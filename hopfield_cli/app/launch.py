@@ -21,7 +21,7 @@ import typer
 
 from hopfield_cli.app import preflight, slurm
 from hopfield_cli.app.commands import COMMANDS, Command
-from hopfield_cli.app.compose import compose, config_dir, create_hydra
+from hopfield_cli.app.compose import check_shadowing, compose, config_dir, create_hydra
 from hopfield_cli.app.named_experiments import check_experiment
 from hopfield_cli.errors import UsageError
 
@@ -36,6 +36,15 @@ def fail(error: UsageError) -> None:
 
 def launch(command_name: str, args: list[str]) -> None:
     """Run ``hopfield <command_name> <args>``."""
+    from hopfield_cli.report.console import reset_stdout_error
+
+    reset_stdout_error()
+    try:
+        os.getcwd()
+    except OSError as exc:  # Hydra and every relative path need it
+        fail(
+            UsageError("cwd", f"the working folder cannot be used ({exc.strerror}; deleted?); cd to a folder")
+        )
     command = COMMANDS[command_name]
     if any(a in ("--help", "-h") for a in args):
         from hopfield_cli.app.help import print_command_help
@@ -59,6 +68,7 @@ def launch(command_name: str, args: list[str]) -> None:
         check_experiment(command.name, list(parsed.overrides), parsed.config_dir)
         hydra = create_hydra(parsed.config_dir)
         config_name = parsed.config_name or command.config_name
+        check_shadowing(parsed.config_dir, config_name)
         if parsed.hydra_help or parsed.shell_completion or parsed.cfg or parsed.info:
             if not (parsed.hydra_help or parsed.shell_completion):
                 compose(hydra, config_name, list(parsed.overrides))
@@ -106,6 +116,17 @@ def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: An
         )
     callbacks.on_run_end(config=cfg, config_name=config_name, job_return=ret)
     _ = ret.return_value  # re-raises what the task raised (not a UsageError: run_single handled those)
+    output_lost(os.path.abspath(os.path.expanduser(str(cfg.hydra.run.dir))))
+
+
+def output_lost(folder: str) -> None:
+    """A run whose stdout could not be written (a full device, a closed pipe) wrote its files first: end in
+    one line that says so and where they are."""
+    from hopfield_cli.report.console import stdout_error
+
+    failed = stdout_error()
+    if failed is not None:
+        fail(UsageError("stdout", f"could not be written ({failed}); the results are complete in {folder}"))
 
 
 def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[str]) -> None:
@@ -126,6 +147,8 @@ def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[st
             overrides=[*pinned, "hydra.mode=MULTIRUN"],
         )
     sweep_dirs = {Path(str(r.hydra_cfg.hydra.sweep.dir)) for batch in returns or [] for r in batch}
+    for sweep_dir in sorted(sweep_dirs):
+        output_lost(str(sweep_dir))
     failed = False
     for sweep_dir in sorted(sweep_dirs):
         for line in read_outcome(sweep_dir):

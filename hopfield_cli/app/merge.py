@@ -120,13 +120,19 @@ def read_outcome(sweep_dir: Path) -> list[str]:
 
 
 def _tidy_params(frame: pd.DataFrame, params: list[str]) -> pd.DataFrame:
-    """A parameter column of mixed kinds (1 and 'x') becomes text, so Parquet can store it."""
-    for key in params:
+    """A column of mixed kinds (1 and 'x': a parameter, or a column whose dtype differs between jobs) becomes
+    text, numbers of mixed kinds become floats, so Parquet can store the merged table."""
+    for key in dict.fromkeys([*params, *frame.columns]):
         if key not in frame.columns or frame[key].dtype != object:
             continue
-        kinds = {type(v) for v in frame[key] if v is not None}
+        values = [v for v in frame[key] if v is not None and not (isinstance(v, float) and v != v)]
+        kinds = {type(v) for v in values}
+        if not kinds or kinds <= {str}:
+            continue
         if kinds - {int, float}:
-            frame[key] = [None if v is None else str(v) for v in frame[key]]
+            frame[key] = [
+                None if v is None or (isinstance(v, float) and v != v) else str(v) for v in frame[key]
+            ]
         else:
             frame[key] = frame[key].astype(float)
     return frame
@@ -153,6 +159,8 @@ def merge_tables(jobs: list[Job], params: list[str]) -> dict[str, pd.DataFrame]:
                 words = " ".join(f"{type(error).__name__}: {error}".split())[:160]
                 job.error = job.error or f"unreadable {path.name}: {words}"
                 continue
+            if "job" in frame.columns:  # the job's own column of that name: kept, beside ours
+                frame = frame.rename(columns={"job": f"{stem}_job"})
             columns = {"job": job.num}
             columns.update({k: job.params.get(k) for k in params if k not in frame.columns})
             front = pd.DataFrame({k: [v] * len(frame) for k, v in columns.items()}, index=frame.index)
@@ -184,6 +192,36 @@ def summary_table(jobs: list[Job], params: list[str]) -> pd.DataFrame:
     return _tidy_params(frame, params)
 
 
+MAX_LOOKED_AT = 1000  # entries of a folder looked at to tell a sweep folder from a folder of sweep folders
+
+
+def refuse_parent(folder: Path) -> None:
+    """A folder with no ``multirun.yaml`` and no job folders of its own, but sweep folders inside (the parent
+    of a sweep folder, ``multirun/DATE``): refused in one line naming them, before any scan."""
+    if (folder / "multirun.yaml").exists():
+        return
+    import itertools
+
+    sweeps, jobs = [], False
+    try:
+        for child in itertools.islice(folder.iterdir(), MAX_LOOKED_AT):
+            if child.name.isdigit() and (child / ".hydra").is_dir():
+                jobs = True
+            elif (child / "multirun.yaml").is_file():
+                sweeps.append(child)
+    except OSError as exc:
+        raise UsageError("sweep_dir", f"cannot list {folder}: {exc.strerror or exc}") from None
+    if jobs:
+        return
+    if sweeps:
+        names = ", ".join(str(p) for p in sorted(sweeps)[:3]) + (", ..." if len(sweeps) > 3 else "")
+        raise UsageError(
+            "sweep_dir",
+            f"{folder} is not a sweep folder but holds {len(sweeps)}: collect one of them ({names})",
+        )
+    raise UsageError("sweep_dir", f"{folder} is not a multirun folder (no multirun.yaml, no job folders)")
+
+
 def collect_sweep(sweep_dir: Path | str, show: bool = True) -> SweepReport:
     """Merge the sweep folder ``sweep_dir``; write the merged tables, summary and figure into it."""
     from hopfield_cli.report.files import atomic_write, write_table
@@ -191,6 +229,7 @@ def collect_sweep(sweep_dir: Path | str, show: bool = True) -> SweepReport:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise UsageError("sweep_dir", f"folder not found: {sweep_dir}")
+    refuse_parent(sweep_dir)
     command, jobs, params = scan_jobs(sweep_dir)
     if not jobs:
         raise UsageError(

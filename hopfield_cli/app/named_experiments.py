@@ -35,12 +35,15 @@ def read_header(path: Path) -> NamedExperiment:
 def named_experiments(extra_dir: str | None = None) -> dict[str, NamedExperiment]:
     """Every experiment in our ``conf/experiment/`` (and a ``-cd DIR``'s, which takes precedence)."""
     from hopfield_cli.app.compose import config_dir
+    from hopfield_cli.app.config_files import check_config_file
 
     found: dict[str, NamedExperiment] = {}
     for folder in (config_dir(), extra_dir):
         if folder is None:
             continue
         for path in sorted((Path(folder) / GROUP).glob("*.yaml")):
+            if folder is extra_dir:  # the user's: one line naming the file and line, never a traceback
+                check_config_file(path, f"{GROUP}/{path.stem}", config_dir())
             found[path.stem] = read_header(path)
     return found
 
@@ -54,10 +57,11 @@ def check_experiment(command: str, overrides: list[str], extra_dir: str | None =
     """Refuse ``experiment=NAME`` (or a sweep of names) when NAME is made for another command."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    known = named_experiments(extra_dir)
+    known: dict[str, NamedExperiment] | None = None
     for ov in OverridesParser.create().parse_overrides(overrides=overrides):
         if ov.key_or_group != GROUP or ov.is_delete():
             continue
+        known = named_experiments(extra_dir) if known is None else known  # read only when one is asked for
         values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.value()]
         for value in values:
             found = known.get(str(value))

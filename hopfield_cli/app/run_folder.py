@@ -10,6 +10,9 @@
   ``beta_max``) leaves no run folder behind (README: "no run folder on refusal"): when the folder holds only
   what Hydra made (``.hydra/``, the ``.log``) and our lock file, those are removed, and so are the folders this
   run created above it, if empty.
+- ``refuse_links``: Hydra opens ``.hydra/*.yaml`` and ``<job>.log`` following symbolic links; a run or sweep
+  folder where one of them (or ``.hydra`` itself) is a link is refused in one line before Hydra writes, so a
+  file outside the run's folders is never rewritten or appended to.
 - ``os_error``: an ``OSError`` while a run writes or reads (a full disk, a file-size limit, an immutable file)
   as ``error: <field>: <file>: <what happened>``, the field being the folder or file setting it fell under.
 """
@@ -97,12 +100,39 @@ def refuse(error: UsageError) -> None:
     raise SystemExit(error.exit_code) from None
 
 
+def refuse_links(run_dir: Path, job_name: str, field: str) -> None:
+    """Refuse a folder where a file Hydra writes (``.hydra/*.yaml``, ``<job>.log``) is a symbolic link."""
+    names = [".hydra", *(f".hydra/{n}" for n in HYDRA_FILES), f"{job_name}.log"]
+    for name in names:
+        path = run_dir / name
+        if path.is_symlink():
+            raise UsageError(
+                field,
+                f"{path} is a symbolic link (to {os.readlink(path)}); hopfield writes only inside its run "
+                "folders: remove the link or choose another folder",
+            )
+
+
 @contextmanager
 def run_folder(cfg: Any) -> Iterator[Path | None]:
     """Hold a single run's folder while Hydra and the run write it; yields the topmost folder it creates."""
     run_dir = Path(os.path.abspath(os.path.expanduser(str(cfg.hydra.run.dir))))
-    created = first_missing(run_dir)
+    if str(cfg.hydra.run.dir).startswith("~"):  # Hydra would make a folder literally named ~
+        from omegaconf import open_dict
+
+        with open_dict(cfg):
+            cfg.hydra.run.dir = str(run_dir)
     try:
+        from hopfield_cli.app.checks import name_lengths
+
+        name_lengths(str(run_dir), "hydra.run.dir")
+        created = first_missing(run_dir)
+    except OSError as exc:
+        refuse(UsageError("hydra.run.dir", f"cannot use {run_dir}: {exc.strerror or exc}"))
+    except UsageError as error:
+        refuse(error)
+    try:
+        refuse_links(run_dir, str(cfg.hydra.job.name), "hydra.run.dir")
         with folder_lock(run_dir, "hydra.run.dir"):
             try:
                 yield created
@@ -123,12 +153,60 @@ def sweep_folder(cfg: Any, overrides: list[str]) -> Iterator[list[str]]:
     pinned, and then not locked either: the launcher may resolve ``${now:...}`` to another folder.
     """
     sweep_dir = str(cfg.hydra.sweep.dir)
+    sweep_dir = os.path.expanduser(sweep_dir) if sweep_dir.startswith("~") else sweep_dir
     if any(c in sweep_dir for c in "'\\$"):
         yield overrides
         return
     keep = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != "hydra.sweep.dir"]
     with folder_lock(sweep_dir, "hydra.sweep.dir"):
+        one_sweep(Path(sweep_dir), cfg, keep)
+        for job_dir in Path(sweep_dir).iterdir() if Path(sweep_dir).is_dir() else ():
+            if job_dir.name.isdigit():
+                refuse_links(job_dir, str(cfg.hydra.job.name), "hydra.sweep.dir")
         yield [*keep, f"hydra.sweep.dir='{sweep_dir}'"]
+
+
+def _task_overrides(overrides: list[str]) -> list[str]:
+    """The overrides Hydra records as the task's (``hydra.overrides.task``): all but Hydra's own."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides=overrides)
+    return [o.input_line for o in parsed if not o.is_hydra_override()]
+
+
+def one_sweep(sweep_dir: Path, cfg: Any, overrides: list[str]) -> None:
+    """A sweep folder holds one sweep: a different sweep (another command, primary config or overrides) into
+    a folder that holds one is refused, so no job of the earlier sweep is merged into the new one's tables.
+    The same sweep again (to finish its missing jobs) is allowed."""
+    import yaml
+
+    if not sweep_dir.is_dir():
+        return
+    record = sweep_dir / "multirun.yaml"
+    wanted = (str(cfg.hydra.job.name), str(cfg.hydra.job.config_name), _task_overrides(overrides))
+    way_out = f"choose another hydra.sweep.dir, or move the old sweep aside (mv {sweep_dir} {sweep_dir}.old)"
+    if record.exists() or record.is_symlink():
+        try:
+            hydra = (yaml.safe_load(record.read_bytes().decode("utf-8")) or {}).get("hydra") or {}
+            job = hydra.get("job") or {}
+            old = (str(job.get("name")), str(job.get("config_name")), list(hydra["overrides"]["task"] or []))
+        except Exception:  # noqa: BLE001 - damaged, a folder, not YAML: not provably this sweep
+            raise UsageError(
+                "hydra.sweep.dir", f"{sweep_dir} holds a sweep whose {record.name} is unreadable; {way_out}"
+            ) from None
+        if [str(o) for o in old[2]] != wanted[2] or old[:2] != wanted[:2]:
+            shown = " ".join(old[2]) or "no overrides"
+            raise UsageError(
+                "hydra.sweep.dir",
+                f"{sweep_dir} holds another sweep ({old[0]} -cn {old[1]} {shown}); {way_out}",
+            )
+        return
+    jobs = [p.name for p in sweep_dir.iterdir() if p.name.isdigit() and (p / ".hydra").exists()]
+    if jobs:
+        raise UsageError(
+            "hydra.sweep.dir",
+            f"{sweep_dir} holds job folders ({', '.join(sorted(jobs)[:3])}, ...) of an unknown sweep; {way_out}",
+        )
 
 
 @contextmanager

@@ -184,15 +184,24 @@ def scan_jobs(sweep_dir: Path) -> tuple[str, list[Job], list[str]]:
     command, expected, swept = expected_jobs(sweep_dir)
     folders = _job_folders(sweep_dir)
     count = len(expected) if expected is not None else 0
-    count = max([count, *(n + 1 for n in folders)])
+    if expected is None:
+        count = max([count, *(n + 1 for n in folders)])
+    else:  # the sweep multirun.yaml records: a job folder beyond it is an earlier sweep's, never merged
+        folders = {n: d for n, d in folders.items() if n < count}
     jobs: list[Job] = []
     for num in range(count):
         job_dir = folders.get(num)
         overrides = expected[num] if expected is not None and num < len(expected) else []
         own = None if job_dir is None else job_dir / ".hydra" / "overrides.yaml"
+        foreign = False
         if own is not None and (own.exists() or own.is_symlink()):
-            overrides = load_yaml(own, list, _strings)
-        job = Job(num=num, overrides=overrides, params={}, dir=job_dir)
+            found = load_yaml(own, list, _strings)
+            foreign = expected is not None and sorted(found) != sorted(overrides)
+            overrides = overrides if foreign else found
+        job = Job(num=num, overrides=overrides, params={}, dir=None if foreign else job_dir)
+        if foreign:  # the folder holds another sweep's job of that number: its rows are not this sweep's
+            job.error = f"{job_dir} holds a job of another sweep ({' '.join(found)})"
+            job_dir = None
         try:
             job.params = {o.get_key_element(): _value(o) for o in _parse(overrides)}
         except Exception:  # noqa: BLE001 - an override we cannot type stays text

@@ -8,6 +8,8 @@ on the device; ``estimate_memory`` checks, before anything is allocated, that a 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -20,25 +22,135 @@ MIB = 1024**2
 DEFAULT_K90_CAP = 1024
 QUERY_CHUNK = 256  # 256 query rows x N=1e4 float32 scores stay fast on small CPUs (measured in benchmarks/)
 MIN_PATTERN_CHUNK = 1024
+PROC_CGROUP = "/proc/self/cgroup"  # this process's cgroups
+CGROUP_ROOT = "/sys/fs/cgroup"  # where they are mounted
 
 
 def available_memory(device: torch.device | str = "cpu") -> int:
-    """Bytes free to allocate now: MemAvailable on Linux CPUs, free device memory on CUDA."""
+    """Bytes free to allocate now: on CPUs the least of MemAvailable, the address space ``ulimit -v`` leaves
+    and the cgroup's memory limit (a container's, a SLURM job's); free device memory on CUDA."""
     device = torch.device(device)
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
+    return cpu_memory()[0]
+
+
+_pinned: list[tuple[int, str]] = []
+
+
+@contextmanager
+def memory_pinned() -> Iterator[None]:
+    """Read the free memory once for a block of checks (a sweep's thousands of jobs), not once per check."""
+    _pinned.append(cpu_memory())
+    try:
+        yield
+    finally:
+        _pinned.pop()
+
+
+def cpu_memory() -> tuple[int, str]:
+    """(bytes free to this process, what limits it: "free memory", "ulimit -v" or "the cgroup's memory.max")."""
+    if _pinned:
+        return _pinned[-1]
+    found = [(_mem_available(), "free memory")]
+    address_space = _address_space_left()
+    if address_space is not None:
+        found.append((address_space, "ulimit -v"))
+    cgroup = _cgroup_left()
+    if cgroup is not None:
+        found.append(cgroup)
+    return min(found, key=lambda f: f[0])
+
+
+def _mem_available() -> int:
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 8 * GIB
+
+
+def _status_bytes(field: str) -> int | None:
+    """A ``/proc/self/status`` size (``VmSize``) in bytes."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _address_space_left() -> int | None:
+    """RLIMIT_AS (``ulimit -v``) less the address space this process already maps; None when unlimited."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return None
+    return max(soft - (_status_bytes("VmSize") or 0), 0)
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max": no limit
+
+
+def _cgroup_left() -> tuple[int, str] | None:
+    """The cgroup's memory limit less what it uses (its reclaimable page cache counted as free)."""
+    try:
+        with open(PROC_CGROUP) as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":  # cgroup v2
+            root = CGROUP_ROOT
+            files = ("memory.max", "memory.current", "memory.stat", "inactive_file")
+        elif "memory" in parts[1].split(","):  # cgroup v1
+            root = f"{CGROUP_ROOT}/memory"
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.stat", "total_inactive_file")
+        else:
+            continue
+        # The process's own cgroup, or (in a container, which sees its cgroup as the root) the mount's root.
+        for folder in (root + parts[2].rstrip("/"), root):
+            limit, used = _read_int(f"{folder}/{files[0]}"), _read_int(f"{folder}/{files[1]}")
+            if limit is None or used is None or limit >= 1 << 60:  # v1 says "no limit" with a huge number
+                continue
+            return max(limit - used + _stat_value(f"{folder}/{files[2]}", files[3]), 0), (
+                f"the cgroup's {files[0]}"
+            )
+    return None
+
+
+def _stat_value(path: str, key: str) -> int:
+    try:
+        with open(path) as fh:
+            for line in fh:
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def default_memory_budget(device: torch.device | str = "cpu", *, free: int | None = None) -> int:

@@ -15,6 +15,11 @@ spliced in from another sweep (another seed) is never taken: it is computed agai
 JSON, not UTF-8, a cell or rows of the wrong shape), and a warning counts them. A damaged ``sweep.json`` is
 rewritten from the run's settings (the hashes still tell this sweep's cells apart); a log or fingerprint that
 is not a regular file, or that cannot be written, is refused in one line.
+
+The fingerprint holds the CONTENT of every input file (``INPUT_FIELDS``: a sha256 read in blocks), not only its
+path: a pattern file edited between two runs makes a different sweep, never a resume of the old one's cells.
+The log is opened with ``O_NOFOLLOW``: a ``cells.jsonl`` that is a symbolic link (to a file outside the folder)
+is refused, never truncated or appended to.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from hopfield_cli.report.files import write_error, write_json, write_table
 
 CELLS_FILE = "cells.jsonl"
 SWEEP_FILE = "sweep.json"
+# Config fields naming an input file (or a folder of images) whose content decides the results.
+INPUT_FIELDS = ("memory", "patterns.path", "queries_file", "targets_file", "attention")
+HASH_BLOCK = 1 << 20  # bytes read at a time: a file of any size is hashed in constant memory
 
 
 def fingerprint(cfg: Any, fields: tuple[str, ...], **extra: Any) -> dict[str, Any]:
@@ -45,7 +53,45 @@ def fingerprint(cfg: Any, fields: tuple[str, ...], **extra: Any) -> dict[str, An
         value = operator.attrgetter(name)(cfg)
         out[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
     out.update(extra)
+    inputs = input_hashes(cfg)
+    if inputs:
+        out["input_sha256"] = inputs
     return json.loads(json.dumps(out, default=str))
+
+
+def _value_of(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part, None)
+    return cfg
+
+
+def input_hashes(cfg: Any) -> dict[str, str]:
+    """``INPUT_FIELDS`` set in ``cfg`` -> the sha256 of what they name (a folder: of its files' names and
+    contents, in name order), so an input edited in place is a new sweep."""
+    out: dict[str, str] = {}
+    for field in INPUT_FIELDS:
+        value = _value_of(cfg, field)
+        if not isinstance(value, str) or not value:
+            continue
+        path = Path(value).expanduser()
+        try:
+            out[field] = content_hash(path)
+        except OSError as exc:
+            raise UsageError(field, f"cannot read {exc.filename or path}: {exc.strerror or exc}") from None
+    return out
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of a file read in ``HASH_BLOCK`` blocks; of a folder, over its regular files' names and bytes."""
+    digest = hashlib.sha256()
+    files = [path] if not path.is_dir() else sorted(p for p in path.iterdir() if p.is_file())
+    for file in files:
+        if file is not path:
+            digest.update(file.name.encode("utf-8", "surrogateescape") + b"\0")
+        with open(file, "rb") as fh:
+            while block := fh.read(HASH_BLOCK):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def sweep_hash(fingerprint: Mapping[str, Any]) -> str:
@@ -65,9 +111,19 @@ def resume_folder(folder: Any) -> Path:
     for name in (SWEEP_FILE, CELLS_FILE):
         if (path / name).exists() and not (path / name).is_file():
             raise UsageError("resume", f"{path / name} is damaged: not a regular file; use a new folder")
+    if (path / CELLS_FILE).is_symlink():
+        raise UsageError("resume", linked(path / CELLS_FILE))
     if not os.access(path, os.W_OK):
         raise UsageError("resume", f"the run folder is not writable: {path}")
     return path
+
+
+def linked(path: Path) -> str:
+    """The refusal of a log that is a symbolic link: appending would write wherever it points."""
+    return (
+        f"{path} is a symbolic link (to {os.readlink(path)}), not a regular file of the folder; hopfield writes "
+        "only inside its run folders: replace it by a copy of the file, or use a new folder"
+    )
 
 
 def work_folder(resume: Any, run_dir: Path) -> Path:
@@ -164,8 +220,10 @@ class CellLog:
             return
         if not self.path.is_file():
             raise UsageError(self.field, f"{self.path} is damaged: not a regular file; use a new folder")
+        if self.path.is_symlink():
+            raise UsageError(self.field, linked(self.path))
         try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW))
         except OSError as exc:
             raise UsageError(self.field, f"cannot write {self.path}: {exc.strerror or exc}") from None
 
@@ -218,10 +276,12 @@ class CellLog:
         data = self.path.read_bytes()
         if data and not data.endswith(b"\n"):
             keep = data.rfind(b"\n") + 1  # 0 when the only line is torn
-            with open(self.path, "r+b") as fh:
-                fh.truncate(keep)
-                fh.flush()
-                os.fsync(fh.fileno())
+            fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.ftruncate(fd, keep)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def __len__(self) -> int:
         return len(self._done)
@@ -239,7 +299,11 @@ class CellLog:
         rows = [dict(r) for r in rows]
         record = {"sweep": self.stamp, "cell": dict(key), "rows": rows}
         data = (json.dumps(record, default=_jsonable) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags, 0o666)
+        except OSError as exc:  # ELOOP: a link put in its place during the run
+            raise write_error(exc, self.path) from exc
         try:
             start = os.fstat(fd).st_size
             try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import shutil
 import sys
 import threading
 import time
@@ -22,7 +24,57 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console(stderr=False)
+
+def _width() -> int | None:
+    """The width to force when ``COLUMNS`` is set but unusable (``COLUMNS=0`` made Rich print nothing at
+    all, not even ``results in <folder>``): the terminal's, else 80. None: let Rich decide."""
+    raw = os.environ.get("COLUMNS")
+    if raw is None or (raw.strip().isdigit() and int(raw) >= MIN_COLUMNS):
+        return None
+    saved = os.environ.pop("COLUMNS")
+    try:
+        return max(MIN_COLUMNS, shutil.get_terminal_size((80, 24)).columns)
+    finally:
+        os.environ["COLUMNS"] = saved
+
+
+MIN_COLUMNS = 20  # narrower than this, a table is one letter a line: COLUMNS below it is ignored
+console = Console(stderr=False, width=_width())
+# The first failed write to stdout (a full device, a closed pipe): the run goes on, its results reach their
+# files, and ``tasks``/``launch`` end it with one line on stderr (``stdout_error``).
+_stdout_failure: list[OSError] = []
+
+
+def _to_stdout(write: Any, *args: Any, **kwargs: Any) -> None:
+    """``write(*args, **kwargs)`` onto stdout; an OSError is kept (not raised) and stdout is pointed at
+    /dev/null, so no later write (nor the interpreter's last flush) fails again."""
+    if _stdout_failure:
+        return
+    try:
+        write(*args, **kwargs)
+        sys.stdout.flush()
+    except OSError as exc:
+        _stdout_failure.append(exc)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            os.close(null)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+
+
+def reset_stdout_error() -> None:
+    """Forget an earlier run's failed write (several runs in one process: the tests)."""
+    _stdout_failure.clear()
+
+
+def stdout_error() -> str | None:
+    """What went wrong writing to stdout during this run (None when nothing did)."""
+    if not _stdout_failure:
+        return None
+    exc = _stdout_failure[0]
+    return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
 
 
 def replace_unencodable() -> None:
@@ -99,9 +151,9 @@ def show(renderable: Any) -> None:
     Not on a terminal (a pipe, a batch log) it is printed as that same plain text at the console's width.
     """
     if console.is_terminal:
-        console.print(renderable)
+        _to_stdout(console.print, renderable)
     else:
-        console.out(_plain(renderable, console.width), highlight=False)
+        _to_stdout(console.out, _plain(renderable, console.width), highlight=False)
     output_log.info("%s", _plain(renderable, LOG_WIDTH))
 
 
@@ -110,7 +162,7 @@ def say(line: str, err: bool = False) -> None:
     if err:
         print(line, file=sys.stderr, flush=True)
     else:
-        console.print(line, soft_wrap=True, markup=False, highlight=False)
+        _to_stdout(console.print, line, soft_wrap=True, markup=False, highlight=False)
     output_log.info("%s", line)
 
 
@@ -191,7 +243,7 @@ class Cells:
 def cell_progress(description: str, total: int | None = None) -> Iterator[Cells]:
     """Yield a ``Cells``: ``begin(what)`` before a cell, ``advance()`` after it, ``set_total()`` (sweeps that
     grow N adaptively re-estimate), ``note(line)`` for a line to keep."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, width=_width())
     if not err.is_terminal:
         cells = Cells(description, total, None)
         try:

@@ -5,7 +5,9 @@ content goes to a temporary file in the target's folder, is fsync'ed and then re
 ``os.replace``, so a reader (or a run killed half way) never sees half a file. A target must be a regular
 file or absent: the rename would otherwise swap a device node or a FIFO (``out=/dev/null`` as root) for our
 results. Any failure (a full disk, a file-size limit, an immutable file) leaves the old file as it was, removes
-the temporary file and is raised as one ``OSError`` naming the target. Heavy libraries (pandas, numpy, torch,
+the temporary file and is raised as one ``OSError`` naming the target. A temporary file is named
+``.<name>.<pid>@<host>.XXXXXXXX.tmp``: the next write of the same target removes those left by a process of
+this host that no longer runs (a SIGKILL gives no chance to clean up), wherever the target lies (``out=``). Heavy libraries (pandas, numpy, torch,
 omegaconf) are imported only inside the functions that need them.
 """
 
@@ -45,7 +47,8 @@ def atomic_write(path: Path | str, write_fn: Callable[[str], None]) -> Path:
     try:
         check_regular(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_dead_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
         os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())
         write_fn(tmp)
@@ -60,6 +63,38 @@ def atomic_write(path: Path | str, write_fn: Callable[[str], None]) -> Path:
             _remove(tmp)
         raise
     return path
+
+
+def _temp_prefix(path: Path) -> str:
+    owner = f".{path.name}.{os.getpid()}@{socket.gethostname()}."
+    return owner if len(os.fsencode(owner)) <= 230 else f".{path.name[:100]}."  # within NAME_MAX (255)
+
+
+def remove_dead_temporaries(path: Path) -> None:
+    """Remove the temporary files of ``path`` that a process of this host left when it was killed."""
+    head, host = f".{path.name}.", socket.gethostname()
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(head) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        owner = name[len(head) : -len(".tmp")].rsplit(".", 1)[0]  # "<pid>@<host>"
+        pid, _, their_host = owner.partition("@")
+        if their_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        full = path.parent / name
+        if full.is_file() and not full.is_symlink():
+            _remove(str(full))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    return True
 
 
 def check_regular(path: Path | str) -> None:

@@ -195,9 +195,9 @@ class Hopfield(nn.Module):
         xi, keys, values, mask = self._prepare(input, stored_pattern_padding_mask, association_mask)
         dropout = self.dropout if self.training else 0.0
         if self._fixed_count():
-            retrieved = update.retrieve_fast(
-                xi, keys, values, self.scaling, mask, self.update_steps_max, dropout
-            )
+            uniform = self.association_core.uniform_beta
+            beta = self.scaling if uniform is None else uniform
+            retrieved = update.retrieve_fast(xi, keys, values, beta, mask, self.update_steps_max, dropout)
         else:
             p, _, _ = update.associate(
                 xi, keys, self.scaling, mask, self.update_steps_max, self.update_steps_eps
@@ -267,10 +267,11 @@ class Hopfield(nn.Module):
         association_mask: torch.Tensor | None,  # noqa: A002
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         stored, state, projection = _split(input, self.batch_first)
+        # before the norms, so that a wrong depth is this clear error and not LayerNorm's
+        _check_depths(self.association_core.sizes, stored, state, projection)
         stored = self.norm_stored_pattern(stored)
         state = self.norm_state_pattern(state)
         projection = self.norm_pattern_projection(projection)
-        _check_depths(self.association_core.sizes, stored, state, projection)
         xi, keys, values = self.association_core.project(stored, state, projection)
         batch, heads, queries, _ = xi.shape
         mask = additive_mask(

@@ -105,6 +105,10 @@ class AssociationCore(nn.Module):
             self.log_beta = nn.Parameter(beta.log())
         else:
             self.register_buffer("fixed_beta", beta, persistent=False)
+        # one fixed beta for every head: the fast path hands it to SDPA as its scale, sparing a pass over xi
+        # (about 5% of a training-size forward on CPU, benchmarks/bench_layers.py)
+        uniform = not beta_trainable and bool((beta == beta[0]).all())
+        self.uniform_beta: float | None = float(beta[0]) if uniform else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -84,21 +84,36 @@ def retrieve_fast(
     xi: torch.Tensor,
     keys: torch.Tensor,
     values: torch.Tensor,
-    beta: torch.Tensor,
+    beta: torch.Tensor | float,
     mask: torch.Tensor | None,
     update_steps: int,
     dropout_p: float = 0.0,
 ) -> torch.Tensor:
     """``update_steps`` state updates then the final association, on scaled_dot_product_attention: (B, H, L, pd).
 
-    beta is folded into the state (per head) and the kernel's own scale is 1.
+    A float beta (the same for every head) is the kernel's scale; a tensor (H,) is folded into the state per
+    head and the kernel's own scale is 1.
     """
     attn_mask = None if mask is None else mask.to(xi.dtype)
+    if isinstance(beta, float):
+        scale, scaled = beta, (lambda x: x)
+    else:
+        scale, scaled = 1.0, (lambda x: _scaled(x, beta))
     for _ in range(update_steps):
-        xi = F.scaled_dot_product_attention(_scaled(xi, beta), keys, keys, attn_mask=attn_mask, scale=1.0)
-    return F.scaled_dot_product_attention(
-        _scaled(xi, beta), keys, values, attn_mask=attn_mask, dropout_p=dropout_p, scale=1.0
+        xi = F.scaled_dot_product_attention(scaled(xi), keys, keys, attn_mask=attn_mask, scale=scale)
+    # torch's fused kernels want one head width for xi, K and V; where pattern_size != hidden_size it falls
+    # back to its math kernel (on CPU 4x slower than the fused one, slower than hflayers). Zero columns change
+    # no score and no retrieved value, so pad the narrower side and cut the result back.
+    xi, width = scaled(xi), values.shape[-1]
+    if xi.shape[-1] > width:
+        values = F.pad(values, (0, xi.shape[-1] - width))
+    elif xi.shape[-1] < width:
+        pad = (0, width - xi.shape[-1])
+        xi, keys = F.pad(xi, pad), F.pad(keys, pad)
+    out = F.scaled_dot_product_attention(
+        xi, keys, values, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
     )
+    return out if out.shape[-1] == width else out[..., :width]
 
 
 def energy(

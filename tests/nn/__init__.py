@@ -1,0 +1,1 @@
+"""Tests of the Hopfield layers (hopfield_cli.nn)."""

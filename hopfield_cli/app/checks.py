@@ -108,9 +108,13 @@ def check_inputs(command: str, cfg: Any) -> None:
     for name in ("queries_file", "targets_file", "attention"):
         if getattr(cfg, name, None) is not None:
             existing(getattr(cfg, name), name)
-    if command == "attention-heads" and cfg.attention is None:
-        raise UsageError("attention", "is required: attention=FILE (.safetensors, .npy or .pt)")
+    if command == "attention-heads" and cfg.attention is None and cfg.pretrained is None:
+        raise UsageError(
+            "attention",
+            "is required: attention=FILE (.safetensors, .npy or .pt), or pretrained=minilm|FOLDER",
+        )
     if getattr(cfg, "out", None):
+        memory_out(str(cfg.out))
         creatable(cfg.out, "out", kind="file")
     if getattr(cfg, "resume", None) is not None:
         resume_folder(cfg.resume)
@@ -147,15 +151,24 @@ def check_budget(cfg: Any, num_patterns: int) -> None:
         raise CapacityError("memory_budget", exc.message) from None
 
 
-def check_memory(terms: list[Any], available: int | None = None) -> None:
-    """Refuse a run whose footprint exceeds the free memory, naming the field of its largest array."""
+def check_footprint(command: str, cfg: Any) -> None:
+    """The run's footprint against the memory of its device (a GPU's free memory on CUDA); not refused with
+    ``estimate=true``, which prints the estimate instead (``app.resources``)."""
+    if getattr(cfg, "estimate", False):
+        return
+    check_memory(footprint_of(command, cfg), device=getattr(cfg, "device", None))
+
+
+def check_memory(terms: list[Any], available: int | None = None, device: str | None = None) -> None:
+    """Refuse a run whose footprint exceeds the free memory of ``device`` (None: the CPU's), naming the field
+    of its largest array."""
     if not terms:
         return
     limit = "free memory"
     if available is None:
-        from hopfield_cli.core.budget import cpu_memory
+        from hopfield_cli.app.resources import device_memory
 
-        available, limit = cpu_memory()
+        available, limit = device_memory(device)
     need = sum(t.bytes for t in terms)
     if need <= available:
         return
@@ -199,11 +212,12 @@ def largest_n(command: str, cfg: Any) -> int:
 
 
 def check_families(command: str, cfg: Any) -> None:
-    """Family settings whose numbers no float64 holds, refused before any work: the exponential family at a
-    beta below ``exponential.MIN_BETA``, and z^n of the dense family beyond ``dense.order_overflow`` (for
-    generated patterns; a file's size is checked by the core when it is read)."""
+    """Family settings whose numbers no float64 holds, refused before any work: each family in use is built at
+    the run's smallest beta (its own constructor refuses what it cannot take, e.g. the exponential family below
+    ``exponential.MIN_BETA``), and z^n of the dense family beyond ``dense.order_overflow`` (for generated
+    patterns; a file's size is checked by the core when it is read)."""
     from hopfield_cli.core.dense import order_overflow
-    from hopfield_cli.core.exponential import MIN_BETA
+    from hopfield_cli.experiments.families import has_beta, make_model
     from hopfield_cli.experiments.footprint import generated
 
     if command == "retrieve":
@@ -215,13 +229,13 @@ def check_families(command: str, cfg: Any) -> None:
         n, dims = cfg.n_max, cfg.dims or [cfg.dim]
     else:
         return
-    if "exponential" in families and min(betas) < MIN_BETA:
-        raise UsageError(
-            beta_field,
-            f"model exponential needs beta >= {MIN_BETA:g} (beta * x_i^T xi must stay a normal float64; every "
-            "smaller beta acts as the beta -> 0 limit); "
-            f"got {min(betas):g}",
-        )
+    for name, (family, prefix) in families.items():
+        try:
+            make_model(family, float(min(betas)) if has_beta(name) else None, 0, None, prefix)
+        except UsageError as error:
+            if error.field != "beta":
+                raise
+            raise UsageError(beta_field, error.message) from None
     if "dense" in families and generated(cfg):
         family, prefix = families["dense"]
         problem = order_overflow(int(family.n), int(n), max(int(d) for d in dims))
@@ -235,16 +249,16 @@ def check_resources(command: str, cfg: Any) -> None:
         check_device(cfg)
         return
     if command == "attention-heads":
-        check_memory(footprint_of(command, cfg))
+        check_footprint(command, cfg)
         return
     if command == "train":
         check_device(cfg)
-        check_memory(footprint_of(command, cfg))
+        check_footprint(command, cfg)
         return
     check_families(command, cfg)
     check_device(cfg)
     check_budget(cfg, largest_n(command, cfg))
-    check_memory(footprint_of(command, cfg))
+    check_footprint(command, cfg)
 
 
 def check_typed(command: str, typed: Any) -> None:

@@ -178,6 +178,11 @@ def describe_error(exc: BaseException) -> UsageError:
         group, _, wanted = missing.rpartition("/")
         if group == "hydra/launcher" and missing_plugin(wanted) is not None:
             return missing_plugin(wanted)  # type: ignore[return-value]
+        if group == "hydra/sweeper" and wanted == "optuna":
+            return UsageError(
+                group,
+                "'optuna' needs hydra-optuna-sweeper, which is not installed: pip install 'hopfield-cli[search]'",
+            )
         options = sorted(o for o in (exc.options or []) if not o.endswith("_schema"))
         if group and options:
             close = difflib.get_close_matches(wanted, options, n=1)

@@ -49,6 +49,29 @@ def group_defaults(command: Command) -> dict[str, str]:
     return {k: v for e in entries if isinstance(e, dict) for k, v in e.items() if k in GROUPS}
 
 
+def _run_options_help(console: Console, command: Command) -> None:
+    """figures.*, the logger options (several at once) and the hparams_search presets of this command."""
+    from hopfield_cli.app.compose import config_dir
+    from hopfield_cli.config.loggers import LOGGERS
+    from hopfield_cli.config.run_options import FigureOptions
+
+    console.print(_fields_table("figures (every figure of the run)", field_docs(FigureOptions), "figures."))
+    console.print("\n[bold]logger[/bold]=<option>, several at once: logger=\\[csv,mlflow] (default none):")
+    for option, schema in LOGGERS.items():
+        fields = ", ".join(f"logger.{option}.{n}={_shown(v)}" for n, v, _m, _a in field_docs(schema))
+        console.print(f"  [bold]{option}[/bold]: {escape(fields)}")
+    with open(f"{config_dir()}/{command.config_name}.yaml", encoding="utf-8") as fh:
+        searchable = "hparams_search:" in fh.read()
+    if searchable:
+        import os
+
+        presets = sorted(n[:-5] for n in os.listdir(f"{config_dir()}/hparams_search") if n.endswith(".yaml"))
+        console.print(
+            f"\n[bold]hparams_search[/bold]=<preset> (an Optuna search with -m; needs the search extra): "
+            f"{escape(', '.join(presets))}"
+        )
+
+
 def print_command_help(command: Command) -> None:
     console = Console(soft_wrap=False)
     console.print(f"[bold]Usage:[/bold] hopfield {command.name} [OVERRIDES...] [HYDRA FLAGS]\n")
@@ -65,6 +88,7 @@ def print_command_help(command: Command) -> None:
                         f"families.{family} (used when {family} is in models)", own, f"families.{family}."
                     )
                 )
+    _run_options_help(console, command)
     for group, default in group_defaults(command).items():
         console.print(f"\n[bold]{group}[/bold]=<option> (default {escape(default)}):")
         for option, schema in GROUPS[group].items():

@@ -34,6 +34,21 @@ def fail(error: UsageError) -> None:
     raise SystemExit(error.exit_code)
 
 
+# Names a command takes for one of its fields where the field's own name is a config group elsewhere:
+# `hopfield attention-heads model=minilm` (the issue's spelling) sets `pretrained` (`model=` is retrieve's group).
+ALIASES = {"attention-heads": {"model": "pretrained"}}
+
+
+def with_aliases(command_name: str, args: list[str]) -> list[str]:
+    """``key=value`` arguments with an alias of this command renamed to the field it stands for."""
+    aliases = ALIASES.get(command_name, {})
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        out.append(f"{aliases[key]}={value}" if sep and key in aliases else arg)
+    return out
+
+
 def launch(command_name: str, args: list[str]) -> None:
     """Run ``hopfield <command_name> <args>``."""
     from hopfield_cli.report.console import reset_stdout_error
@@ -46,6 +61,7 @@ def launch(command_name: str, args: list[str]) -> None:
             UsageError("cwd", f"the working folder cannot be used ({exc.strerror}; deleted?); cd to a folder")
         )
     command = COMMANDS[command_name]
+    args = ["estimate=true" if a == "--dry-run" else a for a in args]  # --dry-run: estimate=true
     if any(a in ("--help", "-h") for a in args):
         from hopfield_cli.app.help import print_command_help
 
@@ -53,6 +69,7 @@ def launch(command_name: str, args: list[str]) -> None:
         return
     from hydra.errors import OverrideParseException
 
+    args = with_aliases(command_name, args)
     parsed = preflight.parse_hydra_args(args)
     try:
         if parsed.multirun and parsed.cfg:
@@ -86,7 +103,27 @@ def launch(command_name: str, args: list[str]) -> None:
     except UsageError as error:
         fail(error)
         return
+    if getattr(typed, "estimate", False):
+        print_estimate(command, typed)
+        return
     run_once(hydra, cfg, config_name, command, typed)
+
+
+def print_estimate(command: Command, typed: Any) -> None:
+    """``estimate=true``: the run's device, memory and time, printed; nothing is run and no folder made."""
+    from hopfield_cli.app import resources
+    from hopfield_cli.app.checks import footprint_of
+    from hopfield_cli.report.console import say
+
+    resources.set_threads(getattr(typed, "threads", None))
+    warning = resources.gpu_warning(getattr(typed, "device", None))
+    if warning is not None:
+        say(warning, err=True)
+    say(resources.line(resources.describe(typed)))
+    terms = [] if command.name == "reproduce" else footprint_of(command.name, typed)
+    for line in resources.estimate_lines(command.name, typed, terms):
+        say(line)
+    say("estimate only (estimate=true): nothing was run")
 
 
 def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: Any) -> None:
@@ -133,10 +170,12 @@ def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[st
     """Check every combination, run the multirun, then exit 1 when a job failed or is missing."""
     from hopfield_cli.app.logs import logged_job
     from hopfield_cli.app.merge import read_outcome
+    from hopfield_cli.app.objective import check_sweeper
     from hopfield_cli.app.run_folder import sweep_folder
 
     cfg = compose(hydra, config_name, overrides, multirun=True)
     preflight.check_launcher(cfg)
+    check_sweeper(cfg)  # the Optuna sweeper needs optimized_metric
     slurm.check_request(cfg)  # a SLURM request no node can meet: refused before anything is queued
     preflight.check_output_folder(cfg, multirun=True)
     preflight.check_sweep(hydra, command, config_name, overrides)
@@ -167,10 +206,53 @@ def hand_over(command: Command, args: list[str]) -> None:
     main = hydra.main(version_base="1.3", config_path=config_dir(), config_name=command.config_name)(_no_task)
     saved = sys.argv
     sys.argv = [f"hopfield {command.name}", *args]
+    if "--info" in args or any(a.startswith("--info=") for a in args):
+        import logging
+
+        # Hydra's --info adds a plain stdout handler beside the [HYDRA] one the check above configured:
+        # every line came out twice.
+        for handler in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(handler)
     try:
-        main()
+        if "--hydra-help" in args:
+            text, ended = _captured(main)
+            print(without_hydra_completion(text), end="")
+            if ended is not None:
+                raise ended
+        else:
+            main()
     finally:
         sys.argv = saved
+
+
+def _captured(main: Any) -> tuple[str, SystemExit | None]:
+    """What ``main()`` printed, and the SystemExit it ended with (Hydra exits after its help)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            main()
+    except SystemExit as ended:
+        return out.getvalue(), ended
+    return out.getvalue(), None
+
+
+def without_hydra_completion(help_text: str) -> str:
+    """Hydra's help without its ``-sc install=bash`` flag: that completion would replace hopfield's own (the
+    subcommands, fields and options) with one that fails on every TAB. Ours is named in its place."""
+    lines, out, skipping = help_text.splitlines(keepends=True), [], False
+    for line in lines:
+        if line.startswith("--shell-completion"):
+            skipping = True
+            out.append("Shell completion : hopfield --completion bash|zsh|fish (hopfield --help says how)\n")
+            continue
+        if skipping and line.startswith("--"):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out)
 
 
 def _no_task(_cfg: Any) -> None:

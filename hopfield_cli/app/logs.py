@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hopfield_cli.app.commands import Command
+from hopfield_cli.app.commands import COMMANDS, Command
+from hopfield_cli.app.objective import read_metric
 from hopfield_cli.app.tasks import run_job  # at import: a launcher's worker unpickles ``logged_job`` first
 from hopfield_cli.config import option_text
 from hopfield_cli.errors import UsageError
@@ -85,6 +86,17 @@ def config_summary(command: Command, typed: Any) -> str:
                     for g in dataclasses.fields(own)
                     if getattr(own, g.name) != getattr(default, g.name)
                 ]
+        elif dataclasses.is_dataclass(value) and not hasattr(value, "name"):  # logger, figures: what is set
+            chosen = [g.name for g in dataclasses.fields(value) if getattr(value, g.name) is not None]
+            if f.name == "logger" and chosen:
+                changed.append(f"logger=[{','.join(chosen)}]")
+            elif f.name != "logger":
+                default = getattr(defaults, f.name)
+                changed += [
+                    f"{f.name}.{g.name}={_shown(getattr(value, g.name))}"
+                    for g in dataclasses.fields(value)
+                    if getattr(value, g.name) != getattr(default, g.name)
+                ]
         elif dataclasses.is_dataclass(value):
             parts.append(f"{f.name}={option_text(value)}")
         elif f.name != "seed" and value != getattr(defaults, f.name, None):
@@ -127,11 +139,22 @@ def run_logged(command: Command, typed: Any, run_single: Callable[..., None], *a
         say(" ".join(["hopfield", command.name, *HydraConfig.get().overrides.task]))
         say(config_summary(command, typed))
         run_single(dataclasses.replace(command, run=_logging_errors(command.run)), typed, *args)
-        say(f"results in {results_folder(command, typed, run_dir)}")
+        folder = results_folder(command, typed, run_dir)
+        metric = getattr(typed, "optimized_metric", None)
+        if metric:
+            try:
+                say(f"objective: {metric} = {read_metric(folder, metric):.6g}")
+            except UsageError as error:  # the results are written; the key names no number in them
+                say(f"error: {error.field}: {error.message}", err=True)
+                raise SystemExit(error.exit_code) from None
+        say(f"results in {folder}")
 
 
 def logged_job(command_name: str, cfg: Any) -> Any:
-    """One job of a multirun (``tasks.run_job``) with its log; picklable through ``functools.partial``."""
+    """One job of a multirun (``tasks.run_job``) with its log; picklable through ``functools.partial``.
+
+    Returns the job's record, or with ``optimized_metric=`` its objective (None when the job failed): the
+    number Hydra's Optuna sweeper optimises."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
@@ -142,4 +165,25 @@ def logged_job(command_name: str, cfg: Any) -> Any:
         say(f"hopfield {command_name}, job {hydra_cfg.job.num}: {' '.join(hydra_cfg.overrides.task)}")
         record = run_job(command_name, cfg)
         say(f"job {record.get('job')}: {record.get('status')}; results in {run_dir}")
+        metric = config.get("optimized_metric")
+        if metric:
+            return job_objective(command_name, config, run_dir, record, str(metric))
     return record
+
+
+def job_objective(
+    command_name: str, config: dict[str, Any], run_dir: Path, record: dict[str, Any], metric: str
+) -> float | None:
+    """The job's ``optimized_metric`` read from its summary.json, said in its log; None for a failed job."""
+    if record.get("status") != "ok":
+        return None
+    command = COMMANDS[command_name]
+    resume = config.get("resume") if command.resumable else None
+    folder = Path(str(resume)).expanduser() if resume else run_dir
+    try:
+        value = read_metric(folder, metric)
+    except UsageError as error:
+        say(f"error: {error.field}: {error.message}", err=True)
+        return None
+    say(f"job {record.get('job')}: objective {metric} = {value:.6g}")
+    return value

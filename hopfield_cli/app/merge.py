@@ -74,9 +74,15 @@ class MergeCallback(Callback):
     """
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from omegaconf import OmegaConf
+
+        from hopfield_cli.report.figure_format import figure_settings
+
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        fmt = OmegaConf.select(config, "figures.format", default=None) or "png"
         try:
-            collect_sweep(sweep_dir)
+            with figure_settings(str(fmt), OmegaConf.select(config, "figures.dpi", default=None)):
+                collect_sweep(sweep_dir)
         except Exception as error:  # noqa: BLE001 - the jobs' own results are safe; say so and go on
             text = (
                 f"merging failed: {type(error).__name__}: {error}; run `hopfield collect {sweep_dir}` again"
@@ -212,6 +218,10 @@ def refuse_parent(folder: Path) -> None:
     except OSError as exc:
         raise UsageError("sweep_dir", f"cannot list {folder}: {exc.strerror or exc}") from None
     if jobs:
+        return
+    from hopfield_cli.app.sweep_jobs import single_runs
+
+    if not sweeps and single_runs(folder):  # a folder of single runs (outputs/DATE): merged as jobs
         return
     if sweeps:
         names = ", ".join(str(p) for p in sorted(sweeps)[:3]) + (", ..." if len(sweeps) > 3 else "")

@@ -26,6 +26,8 @@ from hopfield_cli.errors import UsageError
 
 # Sweeps with more combinations than this are checked value by value (each value with the others' first).
 MAX_CHECKED_COMBINATIONS = 256
+# Groups whose options may be chosen several at once (logger=[csv,mlflow]).
+MULTI_OPTION_GROUPS = ("logger",)
 # Hydra's override parser and OmegaConf recurse a few frames per [ or {: ~100 levels exhaust Python's stack.
 MAX_NESTING = 32
 
@@ -115,6 +117,9 @@ def checked(command: Command, cfg: DictConfig) -> Any:
     if hydra_node is not None and OmegaConf.select(hydra_node, "job.chdir", default=False):
         launched_from(typed, OmegaConf.select(hydra_node, "runtime.cwd", default=None) or os.getcwd())
     checks.check_typed(command.name, typed)
+    from hopfield_cli.app.trackers import check_available
+
+    check_available(typed)  # logger=mlflow without its extra: one line naming it
     return typed
 
 
@@ -207,6 +212,8 @@ def check_group_values(overrides: list[str], extra_dir: str | None) -> None:
         if ov.is_delete() or not any(os.path.isdir(os.path.join(d, group)) for d in dirs):
             continue
         values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.value()]
+        if group in MULTI_OPTION_GROUPS and values and isinstance(values[0], list):
+            values = values[0]  # logger=[csv,mlflow]: several options of one group at once
         for value in values:
             if not isinstance(value, str) or not value:
                 raise UsageError(
@@ -223,7 +230,7 @@ def sweep_combinations(overrides: list[str]) -> list[list[str]]:
     sweeps: list[tuple[str, list[str]]] = []
     for ov in OverridesParser.create().parse_overrides(overrides=overrides):
         if ov.is_sweep_override():
-            values = list(ov.sweep_string_iterator())
+            values = _interval_ends(ov) or list(ov.sweep_string_iterator())
             if not values:
                 raise UsageError(ov.get_key_element(), "sweep has no values")
             sweeps.append((ov.get_key_element(), values))
@@ -245,6 +252,16 @@ def sweep_combinations(overrides: list[str]) -> list[list[str]]:
         others = firsts[:i] + firsts[i + 1 :]
         variants.extend(fixed + others + [f"{key}={value}"] for value in values[1:])
     return variants
+
+
+def _interval_ends(ov: Any) -> list[str] | None:
+    """An Optuna search interval (``beta=interval(0.5,16)``) is checked at its two ends; None otherwise."""
+    from hydra.core.override_parser.types import IntervalSweep
+
+    value = ov.value()
+    if not isinstance(value, IntervalSweep):
+        return None
+    return [f"{end:g}" if isinstance(end, float) else str(end) for end in (value.start, value.end)]
 
 
 def _plain_values(swept: list[str], composed: DictConfig, known: dict[str, Any] | None = None) -> list | None:
@@ -328,7 +345,7 @@ def swept_values(overrides: list[str]) -> dict[str, Any]:
 
     known: dict[str, Any] = {}
     for ov in OverridesParser.create().parse_overrides(overrides=overrides):
-        if not ov.is_sweep_override() or ov.type != OverrideType.CHANGE:
+        if not ov.is_sweep_override() or ov.type != OverrideType.CHANGE or _interval_ends(ov) is not None:
             continue
         key = ov.get_key_element()
         for text, value in zip(ov.sweep_string_iterator(), ov.sweep_iterator(), strict=True):

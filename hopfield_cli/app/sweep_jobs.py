@@ -149,7 +149,20 @@ def _job_folders(sweep_dir: Path) -> dict[int, Path]:
     for job_dir in sweep_dir.iterdir():  # a folder made before its .hydra/ was written
         if job_dir.is_dir() and job_dir.name.isdigit():
             folders.setdefault(int(job_dir.name), job_dir)
+    if not folders and not (sweep_dir / "multirun.yaml").exists():
+        folders = dict(enumerate(single_runs(sweep_dir)))  # a folder of single runs: jobs in name order
     return folders
+
+
+def single_runs(folder: Path) -> list[Path]:
+    """The single-run folders in ``folder`` (``outputs/DATE/``: each with ``.hydra/`` from a run, not a sweep's
+    job), in name order, which is the order they were started in."""
+    runs = []
+    for hydra_yaml in sorted(folder.glob("*/.hydra/hydra.yaml")):
+        mode = load_yaml(hydra_yaml, dict, lambda d: (d.get("hydra") or {}).get("mode"))
+        if str(mode) == "RUN":
+            runs.append(hydra_yaml.parent.parent)
+    return runs
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

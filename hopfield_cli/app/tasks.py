@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +27,25 @@ from omegaconf import DictConfig
 from hopfield_cli.app.commands import COMMANDS, Command
 from hopfield_cli.app.compose import quiet_launcher_schema_warning
 from hopfield_cli.app.run_folder import os_error, remove_stub, work_folder_lock
+from hopfield_cli.config import register_configs
 from hopfield_cli.errors import CapacityError, UsageError
 
 log = logging.getLogger(__name__)
 
 # Here, at import, because joblib and submitit workers compose each job's config after unpickling a task.
 quiet_launcher_schema_warning()
+register_configs()  # the schemas and ${sample_images:}, for the same reason
 
 JOB_STATUS_FILE = "job_status.json"
-# A core parameter -> the config field that sets it (core errors name parameters, not fields).
-FIELD_OF_PARAM = {
-    "update_rule": "model.update_rule",
-    "n": "model.n",
-    "alpha": "model.alpha",
-    "rectified": "model.rectified",
-}
+
+
+def field_of_param(param: str) -> str:
+    """The config field that sets a core parameter (core errors name parameters, not fields): a family's own
+    (``model.<field>``, from the registry ``core.models.FAMILIES``), or the parameter itself (beta, patterns)."""
+    from hopfield_cli.core.models import config_field
+
+    field = config_field(param)
+    return f"model.{field}" if field is not None else param
 
 
 def as_usage_error(exc: BaseException) -> UsageError | None:
@@ -51,9 +55,9 @@ def as_usage_error(exc: BaseException) -> UsageError | None:
     if isinstance(exc, UsageError):
         return exc
     if isinstance(exc, BudgetError):
-        return CapacityError(FIELD_OF_PARAM.get(exc.param, exc.param), exc.message)
+        return CapacityError(field_of_param(exc.param), exc.message)
     if isinstance(exc, CoreError):
-        return UsageError(FIELD_OF_PARAM.get(exc.param, exc.param), exc.message)
+        return UsageError(field_of_param(exc.param), exc.message)
     text = " ".join(str(exc).split())
     out_of_memory = ("out of memory", "can't allocate memory", "cannot allocate memory")
     if isinstance(exc, MemoryError) or (
@@ -74,9 +78,20 @@ def error_line(error: BaseException) -> str:
 def _experiment(command: Command, typed: Any, run_dir: Path) -> Any:
     """The experiment, holding a resumed sweep's folder; a disk error (full, ``ulimit -f``, immutable file)
     becomes one line naming the field of the folder or file."""
+    from hopfield_cli.app.trackers import tracking
+    from hopfield_cli.report.figure_format import figure_settings
+
+    resume = getattr(typed, "resume", None) if command.resumable else None
+    results = Path(str(resume)).expanduser() if resume else run_dir
     try:
         with work_folder_lock(typed):
-            return command.run(typed, run_dir)
+            show_resources(typed)
+            figures = getattr(typed, "figures", None)
+            with (
+                figure_settings(figures.format, figures.dpi) if figures else nullcontext(),
+                tracking(command.name, typed, run_dir, results),  # logger=...: the run's trackers
+            ):
+                return command.run(typed, run_dir)
     except OSError as exc:
         raise os_error(exc, typed, run_dir, command.resumable) from None
     except (MemoryError, RuntimeError, ValueError) as exc:
@@ -84,6 +99,22 @@ def _experiment(command: Command, typed: Any, run_dir: Path) -> Any:
         if usage is None:
             raise
         raise usage from None
+
+
+def show_resources(typed: Any) -> None:
+    """Set ``threads=``, then show the device, dtype and threads the run uses (and a GPU it cannot use) on
+    screen and in the log, and hand them to the run's provenance (summary.json, run_info.json, Parquet)."""
+    from hopfield_cli.app import resources
+    from hopfield_cli.report.console import say
+    from hopfield_cli.report.files import add_provenance
+
+    resources.set_threads(getattr(typed, "threads", None))
+    warning = resources.gpu_warning(getattr(typed, "device", None))
+    if warning is not None:
+        say(warning, err=True)
+    info = resources.describe(typed)
+    add_provenance(resources=info)
+    say(resources.line(info))
 
 
 def _output_dir() -> Path:

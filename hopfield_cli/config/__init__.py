@@ -32,6 +32,9 @@ def register_configs() -> None:
     (noticeable where one process runs many: the test suite, a joblib worker)."""
     from hydra.core.config_store import ConfigStore
 
+    from hopfield_cli.data.blog_images import register_resolver
+
+    register_resolver()  # ${sample_images:} (conf/experiment/blog_images.yaml)
     store = ConfigStore.instance()
     for config_name, schema in COMMAND_SCHEMAS.items():
         store.store(name=f"{config_name}_schema", node=schema)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import MISSING
 
 from hopfield_cli.config.fields import (
-    FAMILIES,
     MAX_DIM,
     MAX_PATTERNS,
     MAX_SEED,
@@ -16,28 +16,24 @@ from hopfield_cli.config.fields import (
     opt,
 )
 from hopfield_cli.config.options import (
-    ClassicalModel,
+    FAMILIES,
+    GROUPS,
     CorruptionOption,
-    DenseModel,
-    ExponentialModel,
     ModelOption,
-    ModernModel,
     PatternsOption,
-    SparseModel,
 )
+from hopfield_cli.config.run_options import RunOptions
 from hopfield_cli.config.train_options import OPTIMIZERS, LayerOption, TaskOption
 from hopfield_cli.errors import Device, Int, OneOf, Real, Size, Text, UsageError
 
-
-@dataclass
-class Families:
-    """capacity-sweep: each family's own settings, used for the families named in ``models``."""
-
-    modern: ModernModel = opt(ModernModel(), "modern: no settings besides beta")
-    classical: ClassicalModel = opt(ClassicalModel(), "classical network")
-    dense: DenseModel = opt(DenseModel(), "dense associative memory")
-    exponential: ExponentialModel = opt(ExponentialModel(), "exponential memory")
-    sparse: SparseModel = opt(SparseModel(), "sparse modern network")
+Families = dataclasses.make_dataclass(
+    "Families",
+    [
+        (name, schema, opt(schema(), f"{name}: {(schema.__doc__ or '').strip().splitlines()[0]}"))
+        for name, schema in GROUPS["model"].items()
+    ],
+)
+Families.__doc__ = "capacity-sweep: each family's own settings, used for the families named in ``models``."
 
 
 SEED = opt(0, "seed of patterns, queries and update orders", Int(0, MAX_SEED))
@@ -70,7 +66,7 @@ SUCCESS_TOL = opt(None, "null = 0.25 (nearest), 0.9 (cosine), 0.01 (mse)", Real(
 
 
 @dataclass
-class StoreConfig:
+class StoreConfig(RunOptions):
     """`hopfield store`: build N patterns and save them as one safetensors memory."""
 
     patterns: PatternsOption = MISSING
@@ -88,7 +84,7 @@ class StoreConfig:
 
 
 @dataclass
-class RetrieveConfig:
+class RetrieveConfig(RunOptions):
     """`hopfield retrieve`: corrupt stored patterns, retrieve them, one row per query."""
 
     patterns: PatternsOption = MISSING
@@ -121,7 +117,7 @@ class RetrieveConfig:
 
 
 @dataclass
-class CapacitySweepConfig:
+class CapacitySweepConfig(RunOptions):
     """`hopfield capacity-sweep`: success rate vs N, capacity per (model, beta, d)."""
 
     patterns: PatternsOption = MISSING
@@ -145,6 +141,11 @@ class CapacitySweepConfig:
     n_max: int = opt(1_000_000, "largest N tried", Int(1, MAX_PATTERNS))
     growth: float = opt(8.0, "factor between successive N while growing", Real(1, open_lo=True))
     refine_steps: int = opt(5, "bisection steps on the crossing", Int(0, 64))
+    search: str = opt(
+        "grow",
+        "grow (x growth, then bisection) | crossing (secant on the predicted crossing)",
+        OneOf(("grow", "crossing")),
+    )
     threshold: float = opt(
         0.9, "capacity = largest N with success rate >= threshold", Real(0, 1, open_lo=True)
     )
@@ -165,7 +166,7 @@ class CapacitySweepConfig:
 
 
 @dataclass
-class MetastableScanConfig:
+class MetastableScanConfig(RunOptions):
     """`hopfield metastable-scan`: fixed-point kinds (global, metastable, single) across beta."""
 
     patterns: PatternsOption = MISSING
@@ -207,16 +208,32 @@ class MetastableScanConfig:
 
 
 @dataclass
-class AttentionHeadsConfig:
+class AttentionHeadsConfig(RunOptions):
     """`hopfield attention-heads`: classify attention heads by k90 (Section 4, classes I-IV)."""
 
-    attention: str | None = opt(None, "attention probabilities file (required)", Text("a file path"))
+    attention: str | None = opt(
+        None, "attention probabilities file (this or pretrained= is required)", Text("a file path")
+    )
+    # Not `model=`: Hydra reads model=... as a choice of the conf/model/ group (retrieve's families).
+    pretrained: str | None = opt(
+        None,
+        "minilm (make install-models) | a Hugging Face BERT folder: run it on text=",
+        Text("minilm or a folder"),
+    )
+    text: str = opt("pydoc", "pydoc (pinned Python help topics) | a UTF-8 text file", Text("pydoc or a file"))
+    windows: int = opt(8, "windows of seq_len tokens read from the text (pretrained=)", Int(1, 100_000))
+    seq_len: int = opt(512, "tokens per window = N keys (pretrained=)", Int(4, 100_000))
     plots: bool = opt(True, "write the layer x head class map (PNG)")
     seed: int = SEED
+    device: str = DEVICE
+
+    def check_relations(self) -> None:
+        if self.attention is not None and self.pretrained is not None:
+            raise UsageError("pretrained", "give attention=FILE or pretrained=..., not both")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(RunOptions):
     """`hopfield train`: one training loop over a task (``task=``) and a layer (``layer=``), one row per epoch
     and split."""
 
@@ -259,11 +276,20 @@ CLAIM_IDS = (
     "blog_images",
     "latch_hopfield_solves",
     "bit_pattern_pooling_beats_mean",
+    "capacity_frontier",
+    "mil_elephant",
+    "mil_ucsb",
+    "repertoire_low_witness",
+    "bert_first_layer_averages",
+    "heads_start_global",
+    "heads_become_metastable",
+    "gaussian_heads_suffice",
+    "gradient_regimes",
 )
 
 
 @dataclass
-class ReproduceConfig:
+class ReproduceConfig(RunOptions):
     """`hopfield reproduce`: the paper's testable claims, each measured, with a verdict in report.md."""
 
     profile: str = opt(

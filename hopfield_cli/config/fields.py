@@ -11,8 +11,6 @@ from hopfield_cli.errors import OneOf
 MAX_PATTERNS = 10**9  # beyond these a run is certainly a typo (checked before any memory estimate)
 MAX_DIM = 10**7
 MAX_SEED = 2**63 - 1
-FAMILIES = ("modern", "classical", "dense", "exponential", "sparse")
-BETA_FAMILIES = ("modern", "exponential", "sparse")  # families with an inverse temperature
 NORMALISE = OneOf(("none", "unit", "center", "standard"))
 
 

@@ -8,9 +8,11 @@ shows only the chosen option's fields. ``name`` is every group's discriminator.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from omegaconf import MISSING
 
+from hopfield_cli.config.application_tasks import APPLICATION_TASKS
 from hopfield_cli.config.fields import opt, option_name
 from hopfield_cli.config.train_options import LAYERS, TASKS
 from hopfield_cli.errors import Int, OneOf, Real, Text
@@ -140,7 +142,11 @@ class NoCorruption(CorruptionOption):
 
 @dataclass
 class ModelOption:
+    """A family's own fields; ``has_beta`` says whether the run's ``beta`` applies to it (core.models.Family
+    says the same; tests/core/test_models.py holds the two together)."""
+
     name: str = MISSING
+    has_beta: ClassVar[bool] = True
 
 
 @dataclass
@@ -154,6 +160,7 @@ class ModernModel(ModelOption):
 class ClassicalModel(ModelOption):
     """Hopfield (1982): W = sum x x^T / d, zero diagonal, sign updates."""
 
+    has_beta: ClassVar[bool] = False
     name: str = option_name("classical", "model")
     update_rule: str = opt(
         "async", "async (random order, one unit at a time) | sync", OneOf(("async", "sync"))
@@ -164,6 +171,7 @@ class ClassicalModel(ModelOption):
 class DenseModel(ModelOption):
     """Krotov & Hopfield (2016): F(z) = z^n, asynchronous binary update."""
 
+    has_beta: ClassVar[bool] = False
     name: str = option_name("dense", "model")
     n: int = opt(3, "interaction power F(z) = z^n", Int(1, 64))
     rectified: bool = opt(False, "F(z) = max(z, 0)^n")
@@ -208,6 +216,10 @@ GROUPS: dict[str, dict[str, type]] = {
         "exponential": ExponentialModel,
         "sparse": SparseModel,
     },
-    "task": TASKS,  # hopfield train
+    "task": {**TASKS, **APPLICATION_TASKS},  # hopfield train (Section 5 applications: their own module)
     "layer": LAYERS,
 }
+
+# The families, read from the model options (torch-free; the core's registry must name the same).
+FAMILIES = tuple(GROUPS["model"])
+BETA_FAMILIES = tuple(name for name, schema in GROUPS["model"].items() if schema.has_beta)

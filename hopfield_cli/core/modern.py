@@ -180,6 +180,7 @@ class ModernHopfield:
         *,
         update_steps_max: int,
         eps: float,
+        stats: bool = True,
     ) -> RetrievalResult:
         """Iterate Eq. 3 until ||xi_{t+1} - xi_t|| <= eps per query, or ``update_steps_max`` updates.
 
@@ -188,6 +189,10 @@ class ModernHopfield:
         Free memory is read once, and the budget and chunk plans are fixed before the first step. Norms or a
         beta that would overflow are computed in scaled units (``scaling``; a scaled copy of the patterns,
         energies then in float64), so every result is finite.
+
+        ``stats=False`` skips the final pass (a capacity cell's success test needs only the final states): the
+        energies of the final state are then NaN and ``max_weight``/``k90`` None. ``patterns`` may also be a
+        source drawn block by block (``pattern_bank.DrawnPatterns``), read once per pass.
         """
         _check(patterns, queries)
         if update_steps_max < 0:
@@ -207,7 +212,7 @@ class ModernHopfield:
             device=dev,
             memory_budget=memory_budget,
             update_steps_max=update_steps_max,
-            patterns_allocated=True,
+            patterns_allocated=True,  # a drawn source holds only its blocks in flight
             k90_cap=self.k90_cap,
             free=free,
             plan=final_plan,
@@ -236,10 +241,14 @@ class ModernHopfield:
             done = moved <= eps
             converged[active[done]] = True
             active = active[~done]
-        final = self._pass(
-            patterns, states, final_plan, beta=beta, with_states=False, with_stats=True, norm_max=norm_max
-        )
-        e_final = self._energy_from(final.lse_centered, states, norm_max)
+        if stats:
+            final = self._pass(
+                patterns, states, final_plan, beta=beta, with_states=False, with_stats=True, norm_max=norm_max
+            )
+            e_final = self._energy_from(final.lse_centered, states, norm_max)
+        else:
+            final = streaming.PassResult(states=None, lse_centered=torch.empty(0))
+            e_final = torch.full((b,), math.nan, dtype=acc, device=dev)
         cols = torch.arange(update_steps_max + 1, device=dev)
         energies = units.squared_up(torch.where(cols[None, :] >= steps[:, None], e_final[:, None], energies))
         states = units.up(states)

@@ -31,19 +31,25 @@ def nearest_patterns(
     units = plan_scaling(max_norm(patterns), max_norm(states), n, 1.0, dtype=work, acc=work)
     scale = units.down
     rows = max(1, block_entries // max(1, patterns.shape[1]))
-    neg_half_sq = torch.cat(
-        [-0.5 * scale(patterns[i : i + rows].to(work)).pow(2).sum(dim=1) for i in range(0, n, rows)]
+    held = isinstance(patterns, torch.Tensor)  # else a source drawn block by block: norms per chunk
+    neg_half_sq = (
+        torch.cat(
+            [-0.5 * scale(patterns[i : i + rows].to(work)).pow(2).sum(dim=1) for i in range(0, n, rows)]
+        )
+        if held
+        else None
     )  # (N,)
     best_score = torch.full((b,), -torch.inf, dtype=work, device=states.device)
     best_index = torch.zeros(b, dtype=torch.long, device=states.device)
-    chunk = max(1, min(n, block_entries // max(1, b)))
+    chunk = max(1, min(n, block_entries // max(1, b), getattr(patterns, "chunk_rows", n)))
     states_w = scale(states.to(work))
     buffer = torch.empty(b * chunk, dtype=work, device=states.device)
     for start in range(0, n, chunk):
         block = scale(patterns[start : start + chunk].to(work))
         scores = buffer[: b * block.shape[0]].view(b, block.shape[0])
         # x_i^T xi - ||x_i||^2 / 2 in one product with the norms as its bias: one pass over the block fewer
-        torch.addmm(neg_half_sq[start : start + chunk], states_w, block.T, out=scores)  # (B, chunk)
+        bias = neg_half_sq[start : start + chunk] if held else -0.5 * block.pow(2).sum(dim=1)
+        torch.addmm(bias, states_w, block.T, out=scores)  # (B, chunk)
         value, index = scores.max(dim=1)
         better = value > best_score
         best_score = torch.where(better, value, best_score)

@@ -55,6 +55,8 @@ def max_norm(patterns: torch.Tensor, chunk: int = 1 << 16) -> float:
     A chunk whose squared norms overflow or underflow the accumulation dtype (entries beyond ~1e19 or below
     ~1e-16 in float32) is measured again scaled by its largest entry, so M is exact for every finite input.
     """
+    if not isinstance(patterns, torch.Tensor):  # a source drawn on demand (``pattern_bank.DrawnPatterns``)
+        return float(patterns.max_norm())
     best = 0.0
     for start in range(0, patterns.shape[0], chunk):
         rows = patterns[start : start + chunk].detach()
@@ -99,6 +101,92 @@ class PassResult:
     k90_cap: int | None = None
 
 
+@dataclass
+class Partial:
+    """The online softmax of one range of patterns, per query: running maximum m of the scores beta x_i^T xi,
+    sum s of exp(beta x_i^T xi - m) and weighted sum o of exp(beta x_i^T xi - m) x_i. Ranges merge exactly in
+    order (``merge``); a SLURM task's result is the list of its ranges' partials (``fold`` replays them)."""
+
+    m: torch.Tensor  # (B,) accumulation dtype
+    s: torch.Tensor  # (B,)
+    o: torch.Tensor | None  # (B, d) accumulation dtype, or None (no states wanted)
+
+
+def merge(a: Partial | None, b: Partial) -> Partial:
+    """The partial of a's range followed by b's: the online-softmax step (m, s, o) <- rescaled sums."""
+    if a is None:
+        return b
+    m = torch.maximum(a.m, b.m)
+    wa, wb = (a.m - m).exp(), (b.m - m).exp()
+    o = None if a.o is None or b.o is None else a.o * wa[:, None] + b.o * wb[:, None]
+    return Partial(m, a.s * wa + b.s * wb, o)
+
+
+def fold(partials) -> Partial:
+    """``merge`` left to right over partials in pattern order: the same arithmetic wherever they were made."""
+    out = None
+    for p in partials:
+        out = merge(out, p)
+    if out is None:
+        raise ValueError("no partials to fold")
+    return out
+
+
+def range_partial(
+    patterns: torch.Tensor, queries: torch.Tensor, beta: float, *, plan: ChunkPlan, with_states: bool = True
+) -> Partial:
+    """The partial (m, s, o) of all rows of ``patterns`` (one range) for every query, in the accumulation dtype.
+
+    Computed by ``softmax_pass`` (so on the fast path where it applies): m = the range's log-sum-exp, s = 1,
+    o = the range's normalised state. Every range of N's pattern blocks gives the same partial in any process.
+    """
+    res = softmax_pass(patterns, queries, beta, plan=plan, with_states=with_states, k90_cap=1)
+    acc = res.lse_centered.dtype
+    m = (res.lse_centered * beta + math.log(patterns.shape[0])).to(acc)
+    o = None if res.states is None else res.states.to(acc)
+    return Partial(m, torch.ones_like(m), o)
+
+
+def finish(total: Partial, beta: float, n: int, dtype: torch.dtype) -> PassResult:
+    """A ``PassResult`` (states in ``dtype``, centred lse) from the merged partial of all n patterns."""
+    lse = total.m / beta + (torch.log(total.s) - math.log(n)) / beta
+    states = None if total.o is None else (total.o / total.s[:, None]).to(dtype)
+    return PassResult(states=states, lse_centered=lse)
+
+
+def fused_available(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether torch's fused CPU attention kernel (scores, exp and both products per tile, with the
+    log-sum-exp) serves a pass in ``dtype`` on ``device``: float32/bfloat16/float16 on the CPU."""
+    return (
+        FUSED
+        and device.type == "cpu"
+        and dtype in (torch.float32, torch.bfloat16, torch.float16)
+        and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")
+    )
+
+
+FUSED = True  # tests switch the fused path off to compare it with the chunked kernel
+FUSED_CHUNK = 1 << 18  # pattern rows per fused call: the tiles are the kernel's own, this bounds nothing else
+
+
+def _fused_rows(
+    patterns: torch.Tensor, q: torch.Tensor, beta: float, pc: int, with_states: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(lse, states) of queries ``q`` over all patterns with the fused CPU kernel, merged over pattern chunks."""
+    n = patterns.shape[0]
+    total = None
+    op = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    for p0 in range(0, n, pc):
+        xc = patterns[p0 : p0 + pc]
+        kv = xc.contiguous()[None, None]
+        out, lse = op(q.contiguous()[None, None], kv, kv, scale=beta)[:2]
+        lse = lse.reshape(-1).float()
+        part = Partial(lse, torch.ones_like(lse), out[0, 0].float() if with_states else None)
+        total = merge(total, part)
+    states = None if total.o is None else total.o / total.s[:, None]
+    return total.m + torch.log(total.s), states
+
+
 def softmax_pass(
     patterns: torch.Tensor,  # (N, d)
     queries: torch.Tensor,  # (B, d)
@@ -117,6 +205,7 @@ def softmax_pass(
     acc = acc_dtype(dt)
     half = is_half(dt)
     qc, pc = min(plan.query_chunk, max(b, 1)), min(plan.pattern_chunk, n)
+    pc = min(pc, getattr(patterns, "chunk_rows", pc))  # a drawn source: only its blocks in flight
     streams = pc < n
     cap = min(k90_cap, n)
     big_m = max_norm(patterns) if pattern_norm_max is None else pattern_norm_max
@@ -139,6 +228,16 @@ def softmax_pass(
         largest_score = beta * float(q_norms[q0 : q0 + qc].max()) * big_m
         small = largest_score <= SMALL_SCORE
         linear = largest_score <= torch.finfo(acc).eps
+        if not small and not with_stats and fused_available(dt, dev):
+            # the fused kernel: one read of each score tile, no (qc, pc) block in memory
+            rows = slice(q0, q0 + bq)
+            lse_full, st = _fused_rows(
+                patterns, q, beta, min(FUSED_CHUNK, getattr(patterns, "chunk_rows", n)), with_states
+            )
+            lse[rows] = (lse_full - log_n) / beta
+            if with_states:
+                states[rows] = st.to(dt)
+            continue
         qb = q if half else q.to(acc) * beta  # half: beta is applied in float32 after the product
         m = s = out = top = None
         for p0 in range(0, n, pc):

@@ -238,3 +238,20 @@ def classical_capacity(dim: int) -> dict[str, float]:
         "mceliece_one_pattern": dim / (2.0 * math.log(dim)),
         "mceliece_all_patterns": dim / (4.0 * math.log(dim)),
     }
+
+
+def argmax_capacity(dim: int, flipped: int, threshold: float = 0.9) -> float:
+    """The exact large-beta capacity of random +-1 patterns for queries with ``flipped`` of d bits flipped.
+
+    At large beta the update retrieves the pattern of largest overlap (argmax). The target's overlap with the
+    query is d - 2 flipped; another random pattern ties or beats it when its Hamming distance to the query is at
+    most ``flipped``, with probability q = P[Bin(d, 1/2) <= flipped], independently of the other patterns. A
+    query then succeeds with probability (1 - q)^(N - 1), which equals ``threshold`` at
+    N* = 1 + ln(threshold) / ln(1 - q) (1.64e7 at d = 128, flipped = 32). q is summed exactly (integers).
+    """
+    if dim < 1 or not 0 <= flipped <= dim:
+        raise ValueError(f"need d >= 1 and 0 <= flipped <= d, got d={dim}, flipped={flipped}")
+    q = sum(math.comb(dim, k) for k in range(flipped + 1)) / 2**dim
+    if q >= 1.0:
+        return 1.0
+    return 1.0 + math.log(threshold) / math.log1p(-q)

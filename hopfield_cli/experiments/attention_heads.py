@@ -6,7 +6,9 @@ probabilities whose sum reaches 0.90 (``core.fixed_points.k90``); per head, k-ba
 the head's class is I: k-bar > N/2 (global averaging), II: N/8 < k-bar <= N/2, III: N/32 < k-bar <= N/8,
 IV: k-bar <= N/32 (small metastable state or single pattern) (``core.fixed_points.head_class``).
 
-The attention file is read and checked by ``data.attention_file.load_attention``.
+Two sources: ``attention=FILE``, probabilities someone else exported, read and checked by
+``data.attention_file.load_attention``; or ``pretrained=minilm|PATH``, a pre-trained BERT run here on pinned text
+(``experiments.model_heads``), which also reports each head's softmax-Jacobian norm.
 """
 
 from __future__ import annotations
@@ -37,13 +39,28 @@ def footprint(cfg: AttentionHeadsConfig) -> list[Term]:
     from hopfield_cli.data.readers import header_info
 
     if cfg.attention is None:
-        return []
+        return _model_footprint(cfg)
     shape, stored = header_info(cfg.attention, "attention", NAMES)
     entries, queries = math.prod(shape), math.prod(shape[:-1]) if len(shape) > 1 else 1
     return [
         Term("attention", entries * (stored + 4), f"{entries:,} probabilities {tuple(shape)}"),
         Term("attention", min(entries, BLOCK_ELEMENTS) * 32, "k90 of one block of rows"),
         Term("attention", queries * ROW_BYTES, f"{queries:,} query rows"),
+    ]
+
+
+def _model_footprint(cfg: AttentionHeadsConfig) -> list[Term]:
+    """A BERT of MiniLM's size: weights (~90 MB), one window's probabilities and scores in every layer, the
+    per-query tables."""
+    if cfg.pretrained is None:
+        return []
+    heads, layers = 12, 12  # bert-base's; MiniLM has 6 layers: an upper bound for the shipped models
+    window = layers * heads * cfg.seq_len * cfg.seq_len * 4
+    queries = layers * heads * cfg.windows * cfg.seq_len
+    return [
+        Term("pretrained", 450 * 2**20, "weights of a BERT-base-sized model"),
+        Term("seq_len", 3 * window, f"one window's attention: {layers} x {heads} x {cfg.seq_len}^2 x 3"),
+        Term("windows", queries * ROW_BYTES, f"{queries:,} query rows"),
     ]
 
 
@@ -97,7 +114,19 @@ def class_counts(table: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(columns=list(HEAD_CLASSES), fill_value=0)
 
 
-def _print_summary(table: pd.DataFrame, counts: pd.DataFrame, heads: int, n_keys: int) -> None:
+def thresholds(n_keys: int) -> dict[str, str]:
+    """The class bounds on k-bar for N keys (Section 4: N/2, N/8, N/32)."""
+    return {
+        "I": f"k > {n_keys / 2:g}",
+        "II": f"{n_keys / 8:g} < k <= {n_keys / 2:g}",
+        "III": f"{n_keys / 32:g} < k <= {n_keys / 8:g}",
+        "IV": f"k <= {n_keys / 32:g}",
+    }
+
+
+def print_summary(
+    table: pd.DataFrame, counts: pd.DataFrame, heads: int, n_keys: int, norms: bool = False
+) -> None:
     from rich.table import Table
 
     layers = len(counts)
@@ -105,16 +134,26 @@ def _print_summary(table: pd.DataFrame, counts: pd.DataFrame, heads: int, n_keys
         title=f"attention heads by class ({layers} layers x {heads} heads, N = {n_keys} keys)",
         title_justify="left",
     )
-    for name in ("layer", *HEAD_CLASSES, "median k-bar"):
+    extra = ("mean ||diag(p) - pp^T||_F",) if norms else ()
+    for name in ("layer", *HEAD_CLASSES, "median k-bar", *extra):
         summary.add_column(name, justify="right")
     for layer in range(layers):
-        kbar = float(table.loc[table["layer"] == layer, "k_median"].median())
-        summary.add_row(str(layer), *(str(int(counts.loc[layer, c])) for c in HEAD_CLASSES), f"{kbar:g}")
+        rows = table.loc[table["layer"] == layer]
+        kbar = float(rows["k_median"].median())
+        cells = [str(layer), *(str(int(counts.loc[layer, c])) for c in HEAD_CLASSES), f"{kbar:g}"]
+        if norms:
+            cells.append(f"{float(rows['jacobian_norm'].mean()):.4f}")
+        summary.add_row(*cells)
     show(summary)
 
 
 def run(cfg: AttentionHeadsConfig, run_dir: Path) -> pd.DataFrame:
-    """Classify every head of the attention file; write the tables, a layer x head map and a Rich summary."""
+    """Classify every head of the attention file (or of ``pretrained=``); write the tables, a layer x head map
+    and a Rich summary."""
+    if cfg.attention is None:
+        from hopfield_cli.experiments import model_heads
+
+        return model_heads.run(cfg, run_dir)
     started = time.perf_counter()
     probs = load_attention(cfg.attention)
     layers, heads, n_queries, n_keys = probs.shape
@@ -128,12 +167,7 @@ def run(cfg: AttentionHeadsConfig, run_dir: Path) -> pd.DataFrame:
         {
             "attention": cfg.attention,
             "shape": [layers, heads, n_queries, n_keys],
-            "thresholds": {
-                "I": f"k > {n_keys / 2:g}",
-                "II": f"{n_keys / 8:g} < k <= {n_keys / 2:g}",
-                "III": f"{n_keys / 32:g} < k <= {n_keys / 8:g}",
-                "IV": f"k <= {n_keys / 32:g}",
-            },
+            "thresholds": thresholds(n_keys),
             "classes_per_layer": {
                 int(i): {c: int(counts.loc[i, c]) for c in HEAD_CLASSES} for i in counts.index
             },
@@ -146,5 +180,5 @@ def run(cfg: AttentionHeadsConfig, run_dir: Path) -> pd.DataFrame:
         figures.save_head_classes(run_dir / "attention_classes.png", classes, n_keys)
     seconds = time.perf_counter() - started
     write_run_info(run_dir, "attention-heads", cfg.seed, "cpu", seconds=seconds, attention=cfg.attention)
-    _print_summary(table, counts, heads, n_keys)
+    print_summary(table, counts, heads, n_keys)
     return table

@@ -31,8 +31,15 @@ from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.capacity_table import capacity_table, pooled_rates, print_summary, setting
 from hopfield_cli.experiments.families import has_beta, make_model
-from hopfield_cli.experiments.n_schedule import next_n, series_budget
-from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, CACHE_BYTES, PatternBank, generator, load_fixed
+from hopfield_cli.experiments.n_schedule import next_n, next_n_crossing, series_budget
+from hopfield_cli.experiments.pattern_bank import (
+    BLOCK_ROWS,
+    CACHE_BYTES,
+    DrawnPatterns,
+    PatternBank,
+    generator,
+    load_fixed,
+)
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.experiments.scoring import score
@@ -111,9 +118,11 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
     family = getattr(cfg.families, series.model)
     model = make_model(family, series.beta, int(cfg.seed), ctx.memory_budget, f"families.{series.model}")
     rows = []
+    # the modern network reads drawn patterns block by block: nothing held whatever N is (``DrawnPatterns``)
+    drawn = series.model == "modern" and bank.streams()
     for trial in range(int(cfg.trials)):
         started = time.perf_counter()
-        patterns = bank.prefix(trial, n)
+        patterns = bank.drawn(trial, n) if drawn else bank.prefix(trial, n)
         queries, target_ids = make_queries(cfg, patterns, trial, ctx.image_side)
         patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=series.model)
         scored = score(
@@ -125,6 +134,7 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
             eps=float(cfg.eps),
             criterion=cfg.success,
             tol=cfg.success_tol,
+            stats=False,  # the success test needs the final states only
         )
         success, result = scored.success, scored.result
         rows.append(
@@ -138,9 +148,43 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
                 "steps_mean": float(result.steps.float().mean()),
                 "converged_fraction": float(result.converged.float().mean()),
                 "seconds": round(time.perf_counter() - started, 4),
+                # work: pattern-query products (each pass of the active queries, then the nearest-pattern pass)
+                "products": int(n) * (int(result.steps.sum()) + int(success.numel())),
             }
         )
     return rows
+
+
+# --- the work done, and an ETA from it -----------------------------------------------------------------
+
+
+class Work:
+    """Patterns drawn and pattern-query products of the cells computed so far, and the products per second
+    they ran at: the next cell's ETA is its predicted products (N x (queries x steps + queries) per trial,
+    steps as measured so far) at that rate."""
+
+    def __init__(self) -> None:
+        self.drawn = self.products = self.steps = self.queries = 0
+        self.seconds = 0.0
+
+    def add(self, rows: list[dict[str, Any]], seconds: float) -> None:
+        for r in rows:
+            self.drawn += int(r.get("patterns_drawn", 0))
+            self.products += int(r["products"])
+            self.steps += int(round(r["steps_mean"] * r["num_queries"]))
+            self.queries += int(r["num_queries"])
+        self.seconds += seconds
+
+    def eta(self, n: int, cfg: Any) -> str:
+        """`` (ETA ~x s)`` for a cell at N = n, from the measured rate; empty before the first second."""
+        if self.seconds < 1.0 or not self.products:
+            return ""
+        steps_per_query = self.steps / max(self.queries, 1) + 1.0
+        cell = n * int(cfg.num_queries) * int(cfg.trials) * steps_per_query
+        return f" (ETA ~{cell / (self.products / self.seconds):,.0f} s)"
+
+    def text(self) -> str:
+        return f"{self.drawn:,} patterns drawn, {self.products:.3g} pattern-query products in {self.seconds:.0f} s"
 
 
 # --- the adaptive N sequence --------------------------------------------------------------------------
@@ -153,6 +197,10 @@ def sweep_fingerprint(cfg: Any, checksum: str | None) -> dict[str, Any]:
     """``RESULT_FIELDS``, the settings of the families in ``models``, the block size and the memory's checksum."""
     families = tuple(f"families.{m}" for m in dict.fromkeys(cfg.models))
     extra: dict[str, Any] = {"command": "capacity-sweep", "pattern_block_rows": BLOCK_ROWS}
+    if (
+        getattr(cfg, "search", "grow") != "grow"
+    ):  # the default leaves the fingerprints of earlier sweeps as they were
+        extra["search"] = cfg.search
     if cfg.memory is not None:
         extra["memory_checksum"] = checksum
     return fingerprint(cfg, RESULT_FIELDS + families, **extra)
@@ -184,13 +232,28 @@ def footprint(cfg: Any) -> list[fp.Term]:
         n, d = src.n, src.d
         n_field = src.field if fixed else ("n_max" if n >= d else dim_field)
         drawn = 0 if fixed else BLOCK_ROWS * d * src.per + min(CACHE_BYTES, int(cfg.trials) * n * d * 4)
-        terms = [
-            src.term() if fixed else fp.Term(n_field, n * d * 8, f"{n:,} x {d:,} patterns (N = n_max)"),
-            fp.Term(dim_field, drawn, f"{BLOCK_ROWS:,} x {d:,} block being drawn and the kept rows"),
-            *fp.prepare_terms(cfg, src),
-            fp.queries_term(b, d, steps),
-            fp.nearest_term(n),
-        ]
+        streamed = not fixed and set(cfg.models) == {"modern"} and str(cfg.normalise) in ("none", "unit")
+        if (
+            streamed
+        ):  # drawn block by block (``DrawnPatterns``): the chunks in flight, the kept blocks, the ids
+            rows = DrawnPatterns.chunk_rows
+            terms = [
+                fp.Term(
+                    dim_field, 3 * rows * d * 8 + BLOCK_ROWS * d * src.per, f"{rows:,} x {d:,} rows in flight"
+                ),
+                fp.Term(n_field, min(CACHE_BYTES, int(cfg.trials) * n * d * 4), "kept blocks (cache)"),
+                fp.Term(n_field, n * 8, f"target ids: a permutation of {n:,}"),
+                fp.queries_term(b, d, steps),
+                fp.nearest_term(0),
+            ]
+        else:
+            terms = [
+                src.term() if fixed else fp.Term(n_field, n * d * 8, f"{n:,} x {d:,} patterns (N = n_max)"),
+                fp.Term(dim_field, drawn, f"{BLOCK_ROWS:,} x {d:,} block being drawn and the kept rows"),
+                *fp.prepare_terms(cfg, src),
+                fp.queries_term(b, d, steps),
+                fp.nearest_term(n),
+            ]
         if fixed:
             terms.append(fp.duplicate_term(n_field, n, d))
         for model in dict.fromkeys(cfg.models):
@@ -244,19 +307,25 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     resumed, computed = len(log), 0
 
     budget = {s: series_budget(cfg, banks[s.dim].limit) for s in series}
+    schedule = next_n_crossing if getattr(cfg, "search", "grow") == "crossing" else next_n
+    work = Work()
     all_rows: list[dict[str, Any]] = []
-    with cell_progress("capacity-sweep", sum(budget.values())) as bar:
+    with cell_progress("capacity-sweep", sum(budget.values()), at_most=True) as bar:  # upper estimate
         for d in dims:
             for s in (s for s in series if s.dim == d):
                 rows_s: list[dict[str, Any]] = []
-                while (n := next_n(pooled_rates(rows_s), cfg, banks[d].limit)) is not None:
+                while (n := schedule(pooled_rates(rows_s), cfg, banks[d].limit)) is not None:
                     rows = log.get(s.key(n))
-                    bar.begin(f"{s.label()} N={n:,}")
+                    bar.begin(f"{s.label()} N={n:,}" + work.eta(n, cfg))
                     if rows is None:
+                        drawn_before, cell_started = banks[d].drawn_rows, time.perf_counter()
                         with problem_threads(
                             device, n * d * int(cfg.num_queries)
                         ):  # one thread for small cells
                             rows = run_cell(cfg, s, n, banks[d], ctx)
+                        for r in rows:
+                            r["patterns_drawn"] = (banks[d].drawn_rows - drawn_before) // len(rows)
+                        work.add(rows, time.perf_counter() - cell_started)
                         log.add(s.key(n), rows)
                         computed += 1
                     rows_s.extend(rows)
@@ -266,7 +335,9 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                 budget[s] = len(rates)
                 bar.set_total(sum(budget.values()))
                 passing = [n for n, r in rates.items() if r >= float(cfg.threshold)]
-                bar.note(f"{s.label()}: capacity {max(passing, default=0):,} ({len(rates)} N tested)")
+                bar.note(
+                    f"{s.label()}: capacity {max(passing, default=0):,} ({len(rates)} N tested; {work.text()})"
+                )
                 all_rows.extend(rows_s)
             banks[d].clear()
     results = pd.DataFrame(all_rows).sort_values(
@@ -301,5 +372,6 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
             run_dir / "success_vs_n.png", results, float(cfg.threshold), setting(cfg)
         )
         capacity_figures.save_capacity_vs_dim(run_dir / "capacity_vs_dim.png", capacity, setting(cfg))
+        capacity_figures.save_capacity_frontier(run_dir / "capacity_frontier.png", capacity, setting(cfg))
     print_summary(capacity, cfg, seconds, computed, resumed)
     return capacity

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hopfield_cli.core.models import EXPONENTIAL_MODELS
 from hopfield_cli.report.console import say, show
 
 THEOREM3_P = 0.001  # failure probability of Theorem 3's bound
 # Families with a capacity exponential in d (Theorem 3; the exponential and sparse memories' own theorems).
-EXPONENTIAL_FAMILIES = ("modern", "exponential", "sparse")
+EXPONENTIAL_FAMILIES = EXPONENTIAL_MODELS  # the registry's families whose capacity grows exponentially
 
 
 def pooled_rates(rows: list[dict[str, Any]]) -> dict[int, float]:
@@ -89,6 +90,7 @@ def capacity_table(
         row.update(
             thm3_k=float("nan"), thm3_c=float("nan"), thm3_condition=None, thm3_n=float("nan"), theory_note=""
         )
+        row["theory_argmax"] = _argmax_theory(cfg, s.model, d, threshold)
         if s.model == "modern":
             # M = K sqrt(d-1), M the largest norm; d = 1 has no K (Theorem 3 does not apply)
             k = pattern_norms[d] / math.sqrt(d - 1) if d >= 2 else math.nan
@@ -106,6 +108,20 @@ def capacity_table(
         records.append(row)
     table = pd.DataFrame(records)
     return add_fits(table)
+
+
+def _argmax_theory(cfg: Any, model: str, d: int, threshold: float) -> float:
+    """The exact large-beta capacity (``theory.argmax_capacity``) where it applies: the modern network on drawn
+    +-1 patterns with queries flipped in exactly round(p d) bits; NaN elsewhere."""
+    from hopfield_cli.core import theory
+    from hopfield_cli.data.corruption import num_changed
+
+    corruption = cfg.corruption
+    if model != "modern" or cfg.memory is not None or str(cfg.patterns.name) != "binary":
+        return float("nan")
+    if getattr(corruption, "name", None) != "flip" or str(cfg.normalise) != "none":
+        return float("nan")
+    return theory.argmax_capacity(d, num_changed(float(corruption.p), d), threshold)
 
 
 def _theorem3_note(source: str, bound: Any) -> str:

@@ -27,9 +27,6 @@ DUPLICATE_ROW_BYTES = 48  # experiments.warnings, per row: its 64-bit hash, sort
 DUPLICATE_BLOCK_ENTRIES = 1 << 22  # entries hashed per block (warnings.HASH_ENTRIES), 24 bytes each at most
 ROW_BYTES = 256  # one result row in memory: pandas columns, JSON line, CSV/Parquet buffers
 NEAREST_BYTES = 2 * 4 * (1 << 22)  # core.nearest: one (B, chunk) float32 block and its pattern rows
-FIELD_CHUNK = 1 << 20  # core.dense.CHUNK_ELEMENTS: the binary families' (B, chunk) float64 temporaries
-SPARSE_CHUNK = 1 << 20  # core.sparse.ROW_CHUNK_ELEMENTS
-SPARSE_BYTES = 120  # per entry of one sparse row block: scores, sort, entmax and the float64 energy
 
 
 @dataclass(frozen=True)
@@ -148,30 +145,23 @@ def _torch_dtype(name: str) -> Any:
 
 
 def model_terms(model: str, n: int, d: int, b: int, cfg: Any, n_field: str) -> list[Term]:
-    """What a family holds beyond patterns and queries (core/*.py), for B queries against N patterns."""
+    """What a family holds beyond patterns and queries, for B queries against N patterns: the family's
+    record (``core.models.FAMILIES``: ``working_memory``) with each array named by the field that sets it."""
+    from hopfield_cli.core.models import family
+
     elem = elem_bytes(cfg.dtype)
     bn_field = "num_queries" if b >= n else n_field
-    if model == "modern":  # streamed: one score block as planned for this budget, and the states
+    record = family(model)
+    if (
+        record.working_memory is None
+    ):  # the modern network: streamed, one score block as planned for the budget
         block = modern_block(n, b, cfg)
         return [
             Term("num_queries", b * d * (2 * elem + 3 * max(elem, 4)), f"{b:,} x {d:,} states"),
             Term("memory_budget" if block > (1 << 26) else bn_field, block, "one block of scores (modern)"),
         ]
-    if model == "sparse":  # row blocks of (rows x N) scores: their entmax, sort and float64 energy
-        block = min(b * n, max(n, SPARSE_CHUNK))
-        return [Term(bn_field, block * SPARSE_BYTES, f"{b:,} x {n:,} scores in row blocks (sparse)")]
-    copies = [Term("dim" if d > n else n_field, n * d * 8, f"{n:,} x {d:,} float64 patterns ({model})")]
-    if model == "classical":
-        if n > d:  # the Hebbian weights d x d and the product X^T X (core/classical.py)
-            return copies + [Term("dim", 2 * d * d * 8, f"{d:,} x {d:,} Hebbian weights")]
-        return copies + [Term(bn_field, 3 * b * n * 8, f"{b:,} x {n:,} overlaps and their squares")]
-    # dense, exponential: the (B, N) float64 overlaps, the field's chunked temporaries, and as much again for
-    # what the allocator keeps of the sweeps' many chunk-sized blocks (measured: up to 2x the overlaps)
-    chunk = min(b * n, max(n, FIELD_CHUNK))
-    return copies + [
-        Term(bn_field, 2 * b * n * 8, f"{b:,} x {n:,} float64 overlaps ({model})"),
-        Term(bn_field, 12 * chunk * 8, f"field temporaries ({model})"),
-    ]
+    fields = {"patterns": "dim" if d > n else n_field, "overlaps": bn_field, "dim": "dim"}
+    return [Term(fields[kind], size, what) for kind, size, what in record.working_memory(n, d, b, elem)]
 
 
 def prepare_terms(cfg: Any, src: Source) -> list[Term]:

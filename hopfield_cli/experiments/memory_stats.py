@@ -31,7 +31,7 @@ def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed
     x = patterns.to(device)
     norm_max = theory.norm_max64(x)
     rows = separation_sample(n, seed)
-    delta = theory.separation(x, rows=rows).double().cpu()
+    delta = separation_with_progress(x, rows).double().cpu()
     sampled = rows is not None
     threshold = theory.well_separated_threshold(n, beta, norm_max)
     mean = theory.pattern_mean(x)
@@ -58,3 +58,28 @@ def memory_stats(patterns: torch.Tensor, beta: float, device: torch.device, seed
         "never_separated": int((delta <= 0).sum()) if n > 1 else 0,
         "mean_norm": float(torch.linalg.vector_norm(mean)),
     }
+
+
+PROGRESS_WORK = 1 << 30  # N * d * rows of a separation worth a progress bar (a second or more on a CPU)
+BLOCK_WORK = 1 << 29  # ... and of each block of rows the bar advances by
+
+
+def separation_with_progress(x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """``theory.separation(x, rows=rows)``, in blocks of rows with a progress bar when it takes a while (each
+    Delta_i compares row i with all N patterns, so a block of rows gives exactly its part of the whole)."""
+    from hopfield_cli.report.console import cell_progress
+
+    n, d = x.shape
+    index = torch.arange(n) if rows is None else rows
+    per_row = max(n * d, 1)
+    if per_row * index.numel() <= PROGRESS_WORK:
+        return theory.separation(x, rows=rows)
+    block = max(1, BLOCK_WORK // per_row)
+    parts = []
+    with cell_progress("separation", index.numel(), unit="rows") as bar:
+        for start in range(0, index.numel(), block):
+            part = index[start : start + block]
+            bar.begin(f"rows {start + 1:,}-{start + part.numel():,}")
+            parts.append(theory.separation(x, rows=part))
+            bar.advance(part.numel())
+    return torch.cat(parts)

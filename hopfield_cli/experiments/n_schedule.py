@@ -63,6 +63,78 @@ def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
     return None
 
 
+CROSSING_TOL = 0.10  # the crossing search stops once the bracket [passing N, failing N] is within 10%
+OVERSHOOT = 1.25  # aim this far beyond the predicted crossing while growing, so that one cell brackets it
+
+
+def _predict(points: list[tuple[int, float]], threshold: float) -> float | None:
+    """The N where the success rate crosses ``threshold``, predicted from measured (N, rate) points.
+
+    Model: rate(N) = exp(-lam (N - 1)^a), the argmax retrieval of random patterns (a = 1: each of the N - 1 other
+    patterns beats the target independently). Two points with 0 < rate < 1 fit a and lam (clamped to
+    1/2 <= a <= 2); one such point fits lam with a = 1. None when no point has 0 < rate < 1.
+    """
+    usable = [(n, r) for n, r in points if 0.0 < r < 1.0 and n > 1]
+    if not usable:
+        return None
+    target = math.log(-math.log(threshold))
+    if len(usable) >= 2 and usable[0][0] != usable[-1][0]:
+        (n1, r1), (n2, r2) = usable[0], usable[-1]
+        x1, x2 = math.log(n1 - 1), math.log(n2 - 1)
+        y1, y2 = math.log(-math.log(r1)), math.log(-math.log(r2))
+        a = min(max((y2 - y1) / (x2 - x1), 0.5), 2.0)
+    else:
+        a = 1.0
+    n0, r0 = min(usable, key=lambda p: abs(math.log(-math.log(p[1])) - target))
+    y0 = math.log(-math.log(r0))
+    return 1.0 + math.exp(math.log(n0 - 1) + (target - y0) / a)
+
+
+def next_n_crossing(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
+    """``search=crossing``: the next N when the work should go where the rate crosses ``threshold``.
+
+    A pure function of ``rates`` (a resumed sweep replays it). Growth from ``n_start``: by ``growth`` while every
+    query succeeds, else to ``OVERSHOOT`` x the crossing predicted from the rates (``_predict``), at most x growth.
+    Once a passing N and a failing N bracket the crossing, up to ``refine_steps`` more cells at the predicted
+    crossing, kept inside the bracket's middle (a safeguarded secant on log N), until the bracket is within
+    ``CROSSING_TOL``. N never exceeds ``limit``.
+    """
+    threshold = float(cfg.threshold)
+    n = min(int(cfg.n_start), limit)
+    known: dict[int, float] = {}
+    while True:  # growth: replay the measured Ns
+        if n not in rates:
+            return n
+        known[n] = rates[n]
+        if rates[n] < threshold or n >= limit:
+            break
+        pred = _predict([(n, rates[n])], threshold)
+        step = n * float(cfg.growth) if pred is None else min(n * float(cfg.growth), pred * OVERSHOOT)
+        n = min(limit, max(n + 1, int(round(step))))
+    for _ in range(int(cfg.refine_steps)):
+        lo = max((m for m, r in known.items() if r >= threshold), default=0)
+        above = [m for m, r in known.items() if m > lo and r < threshold]
+        if not above:
+            return None
+        hi = min(above)
+        if lo == 0:
+            mid = hi // 2
+        elif hi <= lo * (1.0 + CROSSING_TOL):
+            return None
+        else:
+            pred = _predict([(lo, known[lo]), (hi, known[hi])], threshold)
+            guard = (hi / lo) ** 0.2  # stay off the bracket's ends: every cell shrinks it by a fifth (log)
+            mid = math.sqrt(lo * hi) if pred is None else min(max(pred, lo * guard), hi / guard)
+            mid = int(round(mid))
+        mid = min(max(mid, lo + 1), hi - 1)
+        if mid <= lo:
+            return None
+        if mid not in rates:
+            return mid
+        known[mid] = rates[mid]
+    return None
+
+
 def series_budget(cfg: Any, limit: int) -> int:
     """Upper estimate of a series' cells (growth to the limit + refinement), for the progress bar's total."""
     steps, n = 1, min(int(cfg.n_start), limit)

@@ -61,6 +61,10 @@ class PatternBank:
         # per trial: a (capacity, d) row buffer, of which the first filled[trial] rows are drawn
         self.rows: dict[int, torch.Tensor] = {}
         self.filled: dict[int, int] = {}
+        self.kept: dict[tuple[int, int], torch.Tensor] = {}  # prepared blocks of ``drawn`` (CACHE_BYTES)
+        self.kept_bytes = 0
+        self.norms: dict[tuple[int, int], float] = {}
+        self.drawn_rows = 0  # rows drawn for ``drawn`` sources (the sweep's count of work)
 
     @property
     def limit(self) -> int:
@@ -104,7 +108,10 @@ class PatternBank:
         only touched as rows are drawn), so growing N never copies what was drawn."""
         have = self.rows.get(trial)
         if have is None or have.shape[0] < rows:
-            capacity = max(rows, -(-self.limit // BLOCK_ROWS) * BLOCK_ROWS)
+            whole = (
+                min(-(-self.limit // BLOCK_ROWS), -(-CACHE_BYTES // (BLOCK_ROWS * self.dim * 4))) * BLOCK_ROWS
+            )
+            capacity = max(rows, whole)  # the limit's rows, or what the cache holds (a huge n_max)
             buffer = torch.empty(capacity, self.dim, dtype=torch.float32)
             if have is not None:
                 buffer[: self.filled.get(trial, 0)] = have[: self.filled.get(trial, 0)]
@@ -119,3 +126,135 @@ class PatternBank:
     def clear(self) -> None:
         """Free the drawn rows (the sweep is done with this dimension)."""
         self.rows, self.filled = {}, {}
+        self.kept, self.kept_bytes = {}, 0
+
+    # --- drawn on demand: nothing held beyond the blocks in flight and the cache -------------------------
+    def streams(self) -> bool:
+        """Whether prefixes can be drawn block by block (``drawn``): generated patterns whose preparation acts
+        on each row alone (``normalise`` none or unit, ``binarise``), so a block's rows do not depend on N."""
+        return self.fixed is None and str(self.cfg.normalise) in ("none", "unit")
+
+    def drawn(self, trial: int, n: int) -> DrawnPatterns:
+        """The first ``n`` patterns of ``trial`` as a ``DrawnPatterns`` source: equal row for row to
+        ``prefix(trial, n)``, drawn block by block from their seeds whenever a pass reads them."""
+        return DrawnPatterns(self, trial, n, held_dtype(self.cfg), torch.device("cpu"))
+
+    def block_norm(self, trial: int, block: int, measure: Any) -> float:
+        """max ||x_i|| of one full block, measured once by ``measure()`` and memoised."""
+        if (trial, block) not in self.norms:
+            self.norms[(trial, block)] = float(measure())
+        return self.norms[(trial, block)]
+
+    def prepared_block(self, trial: int, block: int) -> torch.Tensor:
+        """Block ``block`` of ``trial``, prepared as ``prefix`` prepares rows, in the held dtype; kept (all trials)
+        while the kept blocks fit ``CACHE_BYTES``, drawn again from its seed otherwise."""
+        key = (trial, block)
+        got = self.kept.get(key)
+        if got is not None:
+            return got
+        rows = prepare(self.block(trial, block), self.cfg.normalise, self.cfg.binarise, held_dtype(self.cfg))
+        self.drawn_rows += BLOCK_ROWS
+        size = rows.numel() * rows.element_size()
+        if self.kept_bytes + size <= CACHE_BYTES:
+            self.kept[key] = rows
+            self.kept_bytes += size
+        return rows
+
+
+class DrawnPatterns:
+    """The first ``n`` patterns of one trial's stream, never held whole: reading rows draws their blocks.
+
+    Quacks like the (n, d) tensor the core reads: ``shape``, ``dtype``, ``device``, ``dim()``, ``to``, slices
+    ``x[a:b]`` (drawn, prepared and moved to ``device``: the core's pattern chunks) and index tensors ``x[ids]``
+    (targets, nearest patterns). Blocks are drawn on the CPU from their CPU generators, so the values are
+    exactly those of ``PatternBank.prefix`` on every device, and moved to the device that uses them.
+    ``chunk_rows``: the most rows one slice should hold (the core caps its pattern chunks there), so memory
+    is bounded by the blocks in flight whatever n is.
+    """
+
+    chunk_rows = 16 * BLOCK_ROWS
+
+    def __init__(self, bank: PatternBank, trial: int, n: int, dtype: torch.dtype, device: torch.device):
+        self.bank, self.trial, self.n = bank, trial, int(n)
+        self.dtype, self.device = dtype, torch.device(device)
+        self._norm: float | None = None
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((self.n, self.bank.dim))
+
+    def dim(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return self.n
+
+    def size(self, i: int | None = None):
+        return self.shape if i is None else self.shape[i]
+
+    def detach(self) -> DrawnPatterns:
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> DrawnPatterns:
+        """The same rows on another device and/or in another dtype (``to(device=, dtype=)`` or ``to(dtype)``)."""
+        device, dtype = kwargs.get("device", self.device), kwargs.get("dtype", self.dtype)
+        for a in args:
+            if isinstance(a, torch.dtype):
+                dtype = a
+            elif a is not None:
+                device = a
+        out = DrawnPatterns(self.bank, self.trial, self.n, dtype, torch.device(device))
+        out._norm = self._norm
+        return out
+
+    def _rows(self, start: int, stop: int) -> torch.Tensor:
+        parts = []
+        for b in range(start // BLOCK_ROWS, -(-stop // BLOCK_ROWS)):
+            block = self.bank.prepared_block(self.trial, b)
+            lo, hi = max(start - b * BLOCK_ROWS, 0), min(stop - b * BLOCK_ROWS, BLOCK_ROWS)
+            parts.append(block[lo:hi])
+        rows = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return rows.to(device=self.device, dtype=self.dtype)
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.n)
+            if step != 1:
+                raise IndexError("drawn patterns take contiguous slices only")
+            if stop <= start:
+                return torch.empty(0, self.bank.dim, dtype=self.dtype, device=self.device)
+            return self._rows(start, stop)
+        ids = torch.as_tensor(index).reshape(-1).cpu()
+        if ids.numel() and (int(ids.min()) < -self.n or int(ids.max()) >= self.n):
+            raise IndexError(f"row index out of range for {self.n} patterns")
+        ids = torch.where(ids < 0, ids + self.n, ids)
+        out = torch.empty(ids.numel(), self.bank.dim, dtype=self.dtype)
+        blocks = ids // BLOCK_ROWS
+        for b in torch.unique(blocks).tolist():
+            where = (blocks == b).nonzero().reshape(-1)
+            rows = self.bank.prepared_block(self.trial, b)
+            out[where] = rows[ids[where] - b * BLOCK_ROWS].to(self.dtype)
+        out = out.to(self.device)
+        return out.reshape(*torch.as_tensor(index).shape, self.bank.dim)
+
+    def max_norm(self) -> float:
+        """max_i ||x_i|| over the n rows, as ``core.streaming.max_norm`` computes it (float32 norms per row)."""
+        from hopfield_cli.core.streaming import max_norm
+
+        if self._norm is None:
+            spec = self.bank.cfg.patterns
+            if spec.name == "binary" and str(self.bank.cfg.normalise) == "none":
+                self._norm = max_norm(self[0:1])  # every +-1 row has the same norm, to the last bit
+            else:
+                full = self.n // BLOCK_ROWS
+                norms = [
+                    self.bank.block_norm(self.trial, b, lambda b=b: max_norm(self._block_rows(b)))
+                    for b in range(full)
+                ]
+                if full * BLOCK_ROWS < self.n:  # the last, partial block depends on n: not memoised
+                    norms.append(max_norm(self._block_rows(full)))
+                self._norm = max(norms)
+        return self._norm
+
+    def _block_rows(self, b: int) -> torch.Tensor:
+        return self[b * BLOCK_ROWS : min((b + 1) * BLOCK_ROWS, self.n)]

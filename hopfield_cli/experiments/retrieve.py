@@ -21,7 +21,8 @@ from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.families import has_beta, make_model
 from hopfield_cli.experiments.patterns import device_and_dtype, load_or_build
-from hopfield_cli.experiments.scoring import Scored, score
+from hopfield_cli.experiments.query_blocks import score_in_blocks
+from hopfield_cli.experiments.scoring import Scored
 from hopfield_cli.experiments.warnings import meaning_warnings, warn
 from hopfield_cli.report.console import key_value_table, show
 from hopfield_cli.report.files import write_json, write_run_info, write_table
@@ -95,7 +96,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     model = make_model(cfg.model, float(cfg.beta), int(cfg.seed), parse_bytes(cfg.memory_budget), "model")
 
     x = patterns.to(device=device, dtype=dtype)
-    scored = score(
+    scored = score_in_blocks(  # a long pass in blocks of queries, with a progress bar
         model,
         x,
         queries.to(device=device, dtype=dtype),
@@ -175,7 +176,10 @@ def save_grid(
         max_rows=rows,
         row_labels=[f"query {i}\n{kind}" for i, kind in enumerate(kinds)],
         ok=ok,
-        title=f"{cfg.model.name}, {beta}{option_text(cfg.corruption)}: {sum(ok)} of {rows} retrieved",
+        title=(  # the whole run's count (the rows are only the first queries)
+            f"{cfg.model.name}, {beta}{option_text(cfg.corruption)}: {int(table['success'].sum()):,} of "
+            f"{len(table):,} images retrieved" + (f"; first {rows} shown" if rows < len(table) else "")
+        ),
         setting=grid_setting(x.shape[0], side, centred),
     )
     arrays = {k: v.numpy() for k, v in grid.items()}

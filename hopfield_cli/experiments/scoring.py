@@ -63,15 +63,20 @@ def score(
     eps: float,
     criterion: str | None = None,
     tol: float | None = None,
+    stats: bool = True,
 ) -> Scored:
     """Retrieve ``queries``, find their nearest patterns and (with ``criterion``) their success."""
     from hopfield_cli.core.nearest import nearest_patterns
 
-    result = model.retrieve(patterns, queries.to(patterns), update_steps_max=update_steps_max, eps=eps)
+    queries = queries.to(device=patterns.device, dtype=patterns.dtype)
+    if stats or getattr(model, "name", None) != "modern":
+        result = model.retrieve(patterns, queries, update_steps_max=update_steps_max, eps=eps)
+    else:  # the success test needs the final states only: no final pass for max_weight/k90
+        result = model.retrieve(patterns, queries, update_steps_max=update_steps_max, eps=eps, stats=False)
     work = torch.promote_types(patterns.dtype, torch.float32)
     states, x = result.states.to(work), patterns.to(work)
     if target_ids is None:  # the queries' nearest patterns found in the same pass over the patterns
-        ids, dist = nearest_patterns(x, torch.cat([states, queries.to(x)]))
+        ids, dist = nearest_patterns(x, torch.cat([states, queries.to(device=x.device, dtype=x.dtype)]))
         nearest_ids, distance, target_ids = ids[: len(states)], dist[: len(states)], ids[len(states) :]
     else:
         nearest_ids, distance = nearest_patterns(x, states)

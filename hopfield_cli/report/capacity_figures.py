@@ -28,6 +28,11 @@ MODEL_COLOURS = {
 }
 
 
+def model_colour(model: str) -> str:
+    """A family's colour; a family added later gets the next colour of matplotlib's cycle."""
+    return MODEL_COLOURS.get(model) or f"C{(len(MODEL_COLOURS) + sum(map(ord, model))) % 10}"
+
+
 def _label(model: str, beta: float | None) -> str:
     return model if beta is None or beta != beta else f"{model}, beta = {beta:g}"
 
@@ -104,7 +109,7 @@ def save_capacity_vs_dim(path: str | os.PathLike, capacity: pd.DataFrame, settin
     ax = fig.subplots()
     for (model, beta), group in capacity.groupby(["model", "beta"], dropna=False, sort=False):
         group = group.sort_values("dim")
-        colour = MODEL_COLOURS.get(model, "black")
+        colour = model_colour(model)
         low = (group.capacity - group.capacity_trial_min).clip(lower=0)
         high = (group.capacity_trial_max - group.capacity).clip(lower=0)
         shown = group.capacity.where(group.capacity > 0)  # log axis: a zero capacity is left out
@@ -165,3 +170,48 @@ def save_capacity_vs_dim(path: str | os.PathLike, capacity: pd.DataFrame, settin
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     caption(fig, setting + "; bars: min-max over trials; hollow squares: Theorem 3's condition fails")
     return save(fig, path)
+
+
+def save_capacity_frontier(path: str | os.PathLike, capacity: pd.DataFrame, setting: str) -> Path | None:
+    """Measured capacity of the modern network vs d (log y) beside the exact large-beta theory
+    (``theory_argmax``: argmax retrieval of random +-1 patterns) and Theorem 3's guaranteed N. None (no file)
+    without at least two dims where the exact theory applies."""
+    rows = capacity[capacity.get("theory_argmax", pd.Series(dtype=float)).notna()].sort_values("dim")
+    if "theory_argmax" not in capacity or rows.dim.nunique() < 2:
+        return None
+    fig = Figure(figsize=(8.4, 4.8), layout="constrained")
+    ax = fig.subplots()
+    low = (rows.capacity - rows.capacity_trial_min).clip(lower=0)
+    high = (rows.capacity_trial_max - rows.capacity).clip(lower=0)
+    ax.errorbar(
+        rows.dim,
+        rows.capacity.where(rows.capacity > 0),
+        yerr=[low, high],
+        marker="o",
+        capsize=3,
+        color=MODEL_COLOURS.get("modern", "black"),
+        label="measured (bars: min-max over trials)",
+    )
+    ax.plot(rows.dim, rows.theory_argmax, color="black", linestyle="--", label="exact, large beta (argmax)")
+    if rows.thm3_n.notna().any():
+        ax.plot(rows.dim, rows.thm3_n, **THEORY, label="Theorem 3's guaranteed N (p = 0.001)")
+    for r in rows.itertuples():
+        if r.capacity > 0:
+            ax.annotate(
+                f"{r.capacity / r.theory_argmax:.2f}",
+                (r.dim, r.capacity),
+                textcoords="offset points",
+                xytext=(4, -12),
+                fontsize=8,
+            )
+    dims = sorted(rows.dim.unique())
+    ax.set_xticks(dims, [str(d) for d in dims])
+    ax.set_yscale("log")
+    ax.set_xlabel("dimension d")
+    ax.set_ylabel("capacity N (success >= threshold)")
+    ax.set_title("capacity frontier: measured / exact beside each point", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.text(0.01, 0.005, setting, fontsize=7)
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    return out

@@ -16,13 +16,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 
 def _width() -> int | None:
@@ -166,27 +166,54 @@ def say(line: str, err: bool = False) -> None:
     output_log.info("%s", line)
 
 
-# --- progress over sweep cells: a Rich bar on a terminal; heartbeat lines in logs -----------------------------
+# --- progress over cells or rows: a Rich bar on a terminal; heartbeat lines in logs ----------------------------
 
-HEARTBEAT_SECONDS = 30.0  # a batch log hears from a running sweep at least this often
+HEARTBEAT_SECONDS = 30.0  # a batch log hears from a running command at least this often
 
 
 def _elapsed(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}" if minutes else f"{seconds:.1f} s"
 
 
 class Cells:
-    """Progress over a sweep's cells, told three ways: a Rich bar (terminal only), ``note`` lines (a finished
-    series; above the bar, or on stderr), and a heartbeat every ``HEARTBEAT_SECONDS`` naming the cell in
-    flight (on stderr when there is no bar). Notes and heartbeats are also kept in the run's log."""
+    """Progress over a run's cells (or rows, blocks, epochs: ``unit``), told three ways: a Rich bar (terminal
+    only), ``note`` lines (a finished series; above the bar, or on stderr), and a heartbeat every
+    ``HEARTBEAT_SECONDS`` with the ETA and the cell in flight (on stderr when there is no bar). Notes and
+    heartbeats are also kept in the run's log.
 
-    def __init__(self, description: str, total: int | None, progress: Progress | None):
-        self.description, self.total, self.completed = description, total, 0
+    The bar and the ETA follow the work done, not the count: ``advance(n, work=w)`` adds ``w`` units of work
+    (default ``n``), ``set_total(total, work=W)`` the whole. The ETA is the time the remaining work takes at
+    the rate measured so far, counting down while a long cell runs (it never freezes). ``at_most``: the total
+    is an upper estimate (an adaptive sweep that stops early), shown as ``<=``.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        total: int | None,
+        progress: Progress | None,
+        *,
+        unit: str = "cells",
+        work: float | None = None,
+        at_most: bool = False,
+        heartbeat: float | None = None,
+    ):
+        self.description, self.total, self.completed, self.unit = description, total, 0, unit
+        self.work_total = float(work) if work is not None else (float(total) if total is not None else None)
+        self.work_done, self.at_most = 0.0, at_most
         self.current = ""
-        self.started = time.perf_counter()
+        self.started = self.last_advance = time.perf_counter()
         self.progress = progress
-        self.task = progress.add_task(description, total=total) if progress is not None else None
+        self.task = (
+            progress.add_task(description, total=self.work_total, cells=self)
+            if progress is not None
+            else None
+        )
+        self._interval = HEARTBEAT_SECONDS if heartbeat is None else float(heartbeat)
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="hopfield-heartbeat")
         self._beat.start()
@@ -197,15 +224,37 @@ class Cells:
         if self.progress is not None:
             self.progress.update(self.task, description=f"{self.description} {what}")
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: int = 1, work: float | None = None) -> None:
         self.completed += n
+        self.work_done += float(n if work is None else work)
+        self.last_advance = time.perf_counter()
         if self.progress is not None:
-            self.progress.advance(self.task, n)
+            self.progress.update(self.task, completed=self.work_done)
 
-    def set_total(self, total: int | None) -> None:
+    def set_total(self, total: int | None, work: float | None = None) -> None:
         self.total = total
+        self.work_total = float(work) if work is not None else (float(total) if total is not None else None)
         if self.progress is not None:
-            self.progress.update(self.task, total=total)
+            self.progress.update(self.task, total=self.work_total)
+
+    def eta(self) -> float | None:
+        """Seconds left: the remaining work at the rate of the work done so far, less the time the cell in
+        flight has already run; None before the first piece of work is done."""
+        if self.work_total is None or self.work_done <= 0:
+            return None
+        spent = self.last_advance - self.started
+        remaining = max(self.work_total - self.work_done, 0.0) * spent / self.work_done
+        return max(remaining - (time.perf_counter() - self.last_advance), 0.0)
+
+    def count(self) -> str:
+        bound = "<=" if self.at_most else ""
+        total = f"/{bound}{self.total:,}" if self.total is not None else ""
+        return f"{self.completed:,}{total} {self.unit}"
+
+    def percent(self) -> str:
+        if not self.work_total:
+            return ""
+        return f" ({int(100 * min(self.work_done / self.work_total, 1.0))}%)"  # 99.7% is not yet 100%
 
     def note(self, line: str) -> None:
         """A line worth keeping (e.g. a finished series): above the bar, else on stderr; and in the log."""
@@ -216,12 +265,18 @@ class Cells:
             say(line, err=True)
 
     def status(self) -> str:
-        total = f"/{self.total}" if self.total is not None else ""
-        return f"{self.description}: {self.completed}{total} cells, {_elapsed(time.perf_counter() - self.started)}"
+        """The heartbeat's line: done of total (work share), elapsed, ETA and the cell in flight."""
+        eta = self.eta()
+        eta_text = f", ETA {_elapsed(eta)}" if eta is not None else ""
+        now = f"; now {self.current}" if self.current else ""
+        return (
+            f"{self.description}: {self.count()}{self.percent()}, "
+            f"{_elapsed(time.perf_counter() - self.started)}{eta_text}{now}"
+        )
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            line = self.status() + (f"; now {self.current}" if self.current else "")
+        while not self._stop.wait(self._interval):
+            line = self.status()
             if self.progress is None:
                 say(line, err=True)
             else:
@@ -230,22 +285,49 @@ class Cells:
     def finish(self) -> None:
         self._stop.set()
         self._beat.join()
-        total = f"/{self.total}" if self.total is not None else ""
+        total = f"/{self.total:,}" if self.total is not None else ""
         seconds = time.perf_counter() - self.started
-        line = f"{self.description}: {self.completed}{total} cells in {_elapsed(seconds)}"
+        line = f"{self.description}: {self.completed:,}{total} {self.unit} in {_elapsed(seconds)}"
         if self.progress is None:
             say(line, err=True)
         else:
             output_log.info("%s", line)
 
 
+class _CountColumn(ProgressColumn):
+    """``3/<=24 cells``: the count the bar's work share stands for."""
+
+    def render(self, task: Any) -> Text:
+        cells = task.fields.get("cells")
+        return Text(cells.count() if cells is not None else "", style="progress.download")
+
+
+class _EtaColumn(ProgressColumn):
+    """``ETA 1:23`` from the work done (``Cells.eta``), counting down while a long cell runs."""
+
+    max_refresh = 0.5
+
+    def render(self, task: Any) -> Text:
+        cells = task.fields.get("cells")
+        eta = cells.eta() if cells is not None else None
+        return Text("ETA " + (_elapsed(eta) if eta is not None else "-:--"), style="progress.remaining")
+
+
 @contextmanager
-def cell_progress(description: str, total: int | None = None) -> Iterator[Cells]:
-    """Yield a ``Cells``: ``begin(what)`` before a cell, ``advance()`` after it, ``set_total()`` (sweeps that
-    grow N adaptively re-estimate), ``note(line)`` for a line to keep."""
+def cell_progress(
+    description: str,
+    total: int | None = None,
+    *,
+    unit: str = "cells",
+    work: float | None = None,
+    at_most: bool = False,
+) -> Iterator[Cells]:
+    """Yield a ``Cells``: ``begin(what)`` before a cell, ``advance(n, work=...)`` after it, ``set_total()``
+    (sweeps that grow N adaptively re-estimate), ``note(line)`` for a line to keep. ``work``: the whole
+    run's work in the unit ``advance`` counts it (default: ``total``, one unit a cell)."""
     err = Console(stderr=True, width=_width())
     if not err.is_terminal:
-        cells = Cells(description, total, None)
+        cells = Cells(description, total, None, unit=unit, work=work, at_most=at_most)
         try:
             yield cells
         finally:
@@ -254,13 +336,12 @@ def cell_progress(description: str, total: int | None = None) -> Iterator[Cells]
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        _CountColumn(),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        _EtaColumn(),
     )
     with Progress(*columns, console=err, transient=False) as progress:
-        cells = Cells(description, total, progress)
+        cells = Cells(description, total, progress, unit=unit, work=work, at_most=at_most)
         try:
             yield cells
         finally:

@@ -1,4 +1,4 @@
-"""Figures of one run, written atomically as PNG.
+"""Figures of one run, written atomically as PNG (or PDF, SVG: ``figures.format``).
 
 Figures are drawn on matplotlib ``Figure`` objects with the Agg canvas directly (no pyplot), so nothing
 here touches matplotlib's global backend or state, and it works without a display. Each is saved through
@@ -19,6 +19,7 @@ logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font_manager INF
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from hopfield_cli.report.figure_format import current  # noqa: E402
 from hopfield_cli.report.files import atomic_write  # noqa: E402
 
 # How theory is drawn in every figure: grey, dashed, and named in the legend; measurements get the colours.
@@ -40,9 +41,11 @@ def readable_log_axis(axis, low: float, high: float) -> None:
 
 
 def save(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Save ``fig`` as PNG at ``path`` atomically."""
+    """Save ``fig`` atomically at ``path``, in the run's format (its suffix replaced: ``summary.pdf``) and dpi."""
+    fmt, chosen = current()
+    target = Path(path).with_suffix(f".{fmt}")
     FigureCanvasAgg(fig)
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+    return atomic_write(target, lambda tmp: fig.savefig(tmp, format=fmt, dpi=chosen or dpi))
 
 
 def caption(fig: Figure, text: str) -> None:

@@ -148,7 +148,12 @@ def write_text(path: Path | str, text: str) -> Path:
 
 
 def write_json(path: Path | str, data: Any) -> Path:
-    """Strict JSON: NaN and +-inf (a separation with one pattern, a bound that does not apply) become null."""
+    """Strict JSON: NaN and +-inf (a separation with one pattern, a bound that does not apply) become null.
+
+    A run's ``summary.json`` also gets the run's ``resources`` (device, dtype, threads; ``add_provenance``)."""
+    meta = _provenance.get()
+    if Path(path).name == "summary.json" and isinstance(data, dict) and meta and "resources" in meta:
+        data = {**data, "resources": meta["resources"]}
     return write_text(
         path, json.dumps(_finite(data), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
     )
@@ -180,6 +185,14 @@ def provenance(command: str, config: dict[str, Any], seed: Any) -> Iterator[None
         yield
     finally:
         _provenance.reset(token)
+
+
+def add_provenance(**entries: Any) -> None:
+    """Add entries to the provenance of the run in progress (``resources``: device, dtype, threads); they go
+    into its tables, its ``run_info.json`` and its ``summary.json``. Nothing when no run is in progress."""
+    meta = _provenance.get()
+    if meta is not None:
+        meta.update(entries)
 
 
 def _sweep_provenance(folder: Path) -> dict[str, Any] | None:
@@ -284,5 +297,8 @@ def write_run_info(run_dir: Path | str, command: str, seed: int, device: Any, **
         "platform": platform.platform(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    meta = _provenance.get()
+    if meta and "resources" in meta:
+        info["resources"] = meta["resources"]
     info.update(extra)
     return write_json(Path(run_dir) / "run_info.json", info)

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from hopfield_cli.report.files import atomic_write
+from hopfield_cli.report.figures import save
 
 
 def _label(values: dict[str, Any]) -> str:
@@ -28,13 +28,45 @@ def _label(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()) or "all"
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+DASHES = ("-", "--", "-.", ":")
+# summary.json entries that describe a job's setting, for the caption when every job has the same one.
+SETTING_KEYS = ("model", "corruption", "num_patterns", "dim", "num_queries", "success_criterion", "beta")
+
+
+def setting_caption(command: str, summary: pd.DataFrame, params: list[str]) -> str:
+    """What the sweep held fixed (its jobs' common setting), what it swept, and how many jobs are ok."""
+    fixed = []
+    for key in SETTING_KEYS:
+        if key in params or key not in summary.columns:
+            continue
+        values = summary[key].dropna().unique()
+        if len(values) == 1:
+            value = values[0]
+            fixed.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
+    ok = int((summary["status"] == "ok").sum())
+    swept = f"swept: {', '.join(params)}; " if params else ""
+    return f"{command}: {' '.join(fixed)}; {swept}{ok} of {len(summary)} jobs ok".replace(": ; ", ": ")
+
+
 def _lines(ax: Axes, frame: pd.DataFrame, x: str, y: str, by: list[str]) -> None:
     """One line per group of ``by`` (all of ``frame`` when ``by`` is empty), sorted along ``x``."""
-    groups = frame.groupby(by, dropna=False, sort=True) if by else [((), frame)]
-    for key, part in groups:
+    groups = list(frame.groupby(by, dropna=False, sort=True)) if by else [((), frame)]
+    for i, (key, part) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
         part = part.sort_values(x)
-        ax.plot(part[x], part[y], marker="o", label=_label(dict(zip(by, key, strict=True))))
+        # Series with equal values lie on each other: each its own marker and dash, the earlier ones drawn
+        # larger and hollow, so one that coincides with another still shows around it.
+        ax.plot(
+            part[x],
+            part[y],
+            marker=MARKERS[i % len(MARKERS)],
+            linestyle=DASHES[i % len(DASHES)],
+            markersize=max(10 - 1.5 * i, 4),
+            markerfacecolor="none" if i < len(groups) - 1 else None,
+            linewidth=max(2.4 - 0.4 * i, 1.0),
+            label=_label(dict(zip(by, key, strict=True))),
+        )
     if by:
         ax.legend(fontsize="small")
 
@@ -225,7 +257,7 @@ def save_sweep_figure(
     ok = int((summary["status"] == "ok").sum())
     if not ax.get_title():
         ax.set_title(f"{command or 'sweep'}: {ok} of {len(summary)} jobs ok", fontsize="medium")
-    fig.text(0.01, 0.01, f"{command}: {ok} of {len(summary)} jobs ok", fontsize=7, color="0.3")
+    fig.text(0.01, 0.01, setting_caption(command, summary, params), fontsize=7, color="0.3", wrap=True)
     ax.grid(True, alpha=0.3)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    return save(fig, path, dpi=110)

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from hopfield_cli.report.files import atomic_write
+from hopfield_cli.report.figures import save
 
 STYLE = {"train": "--", "eval": "-"}
 
@@ -37,4 +37,4 @@ def save_learning_curve(path: Path, table: pd.DataFrame, title: str) -> Path:
     score_ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    return save(fig, path, dpi=110)

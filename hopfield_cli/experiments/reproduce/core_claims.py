@@ -5,13 +5,14 @@ Each function draws its random cases from ``seed`` and returns one ``Claim`` (wi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import torch
 
 from hopfield_cli.core import theory
-from hopfield_cli.core.models import build_model
+from hopfield_cli.core.models import BINARY_MODELS, MODEL_NAMES, build_model, model_class
 from hopfield_cli.experiments.reproduce.claims import (
     FLOAT32_EPS,
     FLOAT64_EPS,
@@ -28,7 +29,7 @@ EQ3_TOL = 128 * FLOAT32_EPS  # ~1.5e-5 of max |V|: float32 scores over d_k <= 64
 ENERGY_TOL = 1e-9  # relative to the energy's scale: float64 sums of <= 64 x 64 terms round at ~1e-13
 THEOREM3_C_TOL = 5e-5  # the paper prints c to 4 decimals: half a unit in the last place
 THEOREM3_N_TOL = 0.05  # and N to 1 decimal
-ENERGY_FAMILIES = ("modern", "classical", "dense", "exponential", "sparse")
+ENERGY_FAMILIES = MODEL_NAMES  # every family of the registry
 
 
 def eq3_attention(profile: Profile, seed: int, root: Path) -> Claim:
@@ -92,21 +93,16 @@ def _energy_case(family: str, gen: torch.Generator) -> tuple[torch.Tensor, float
     b = 16
     beta = float(torch.exp(torch.empty(1).uniform_(math.log(0.05), math.log(8.0), generator=gen)))
     seed = int(torch.randint(0, 2**31, (1,), generator=gen))
-    if family in ("classical", "dense", "exponential"):
+    if family in BINARY_MODELS:
         patterns = torch.where(torch.rand(n, d, generator=gen) < 0.5, -1.0, 1.0).double()
         flips = torch.rand(b, d, generator=gen) < 0.3
         queries = patterns[torch.randint(0, n, (b,), generator=gen)] * torch.where(flips, -1.0, 1.0).double()
     else:
         patterns = torch.randn(n, d, generator=gen, dtype=torch.float64) / math.sqrt(d) * 3.0
         queries = torch.randn(b, d, generator=gen, dtype=torch.float64) * 3.0 / math.sqrt(d)
-    params = {
-        "modern": {"beta": beta},
-        "classical": {"seed": seed},
-        "dense": {"n": 3, "seed": seed},
-        "exponential": {"beta": beta, "seed": seed},
-        "sparse": {"beta": beta},
-    }[family]
-    model = build_model(family, **params)
+    takes = {f.name for f in dataclasses.fields(model_class(family)) if f.init}
+    params = {"beta": beta, "seed": seed}  # each family takes what it has; its own fields keep their defaults
+    model = build_model(family, **{k: v for k, v in params.items() if k in takes})
     result = model.retrieve(patterns, queries, update_steps_max=20, eps=1e-12)
     energies = result.energies.double()
     return energies, float(energies.abs().max()) + 1.0

@@ -14,6 +14,7 @@ SUBRUNS: dict[str, tuple[str, str]] = {
     "capacity_sphere": ("capacity-sweep", "capacity_sweep"),
     "capacity_classical": ("capacity-sweep", "capacity_sweep"),
     "capacity_modern_vs_classical": ("capacity-sweep", "capacity_sweep"),
+    "capacity_frontier": ("capacity-sweep", "capacity_sweep"),
     "metastable_clusters": ("metastable-scan", "metastable_scan"),
     "latch_hopfield": ("train", "train"),
     "latch_pooling": ("train", "train"),
@@ -21,10 +22,28 @@ SUBRUNS: dict[str, tuple[str, str]] = {
     "latch_lstm": ("train", "train"),
     "bit_pattern_pooling": ("train", "train"),
     "bit_pattern_mean": ("train", "train"),
+    "mil_elephant": ("train", "train"),
+    "mil_ucsb": ("train", "train"),
+    "repertoire_wr1": ("train", "train"),
+    "mlm_softmax": ("train", "train"),
+    "mlm_gaussian": ("train", "train"),
 }
+# experiments only the full profile runs (unless their claims are asked for by name): tens of minutes
+FULL_ONLY = ("capacity_frontier", "mlm_softmax", "mlm_gaussian")
 # quick profile: shorter latch sequences and fewer bit-pattern epochs (seconds, not minutes, per run)
 _QUICK_LATCH = ("task.seq_len=64", "task.num_eval_sequences=256")
 _QUICK_BITS = ("epochs=6", "task.num_eval_bags=256")
+# quick: one repeat of 5 folds, one configuration, the model and its shuffle control only
+_QUICK_MIL = ("task.profile=quick", "task.folds=5", "task.methods=[hopfield,shuffle]", "epochs=20")
+# quick: the machinery at a 5% witness rate on 60 small repertoires (the 1% claim needs profile=full)
+_QUICK_REPERTOIRE = (
+    "task.witness_rate=0.05",
+    "task.num_repertoires=60",
+    "task.sequences=1000",
+    "task.train_sequences=256",
+    "task.largest_repertoire=20000",
+    "epochs=8",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,8 @@ class Profile:
     head_layers: int  # layers of the small transformer whose attention is classified
     head_tokens: int  # sequence length = number of keys N
     overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # experiment -> extra overrides
+    bert_windows: int = 8  # windows of 512 tokens the pre-trained BERT reads (bert_first_layer_averages)
+    gradient_betas: int = 32  # betas of the gradient_regimes scan
 
 
 PROFILES: dict[str, Profile] = {
@@ -46,6 +67,8 @@ PROFILES: dict[str, Profile] = {
         thm5_sets=4,
         head_layers=2,
         head_tokens=64,
+        bert_windows=2,
+        gradient_betas=16,
         overrides={
             "capacity_sphere": ("dims=[8,12,16]", "trials=2"),
             "capacity_classical": ("dims=[32,64,128]", "trials=2"),
@@ -57,6 +80,9 @@ PROFILES: dict[str, Profile] = {
             },
             "bit_pattern_pooling": _QUICK_BITS,
             "bit_pattern_mean": _QUICK_BITS,
+            "mil_elephant": _QUICK_MIL,
+            "mil_ucsb": _QUICK_MIL,
+            "repertoire_wr1": _QUICK_REPERTOIRE,
         },
     ),
     "full": Profile(

@@ -20,15 +20,17 @@ import pandas as pd
 
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments.reproduce import (
+    application_claims,
     capacity_claims,
     core_claims,
     fixed_point_claims,
     head_claims,
     image_claims,
     train_claims,
+    transformer_claims,
 )
 from hopfield_cli.experiments.reproduce.claims import FAIL, Claim
-from hopfield_cli.experiments.reproduce.profiles import PROFILES, SUBRUNS, Profile, subrun_command
+from hopfield_cli.experiments.reproduce.profiles import FULL_ONLY, PROFILES, SUBRUNS, Profile, subrun_command
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.report.console import cell_progress, say
 
@@ -98,8 +100,8 @@ def _fixed_points(ctx: dict[str, Any]) -> list[Claim]:
     ]
 
 
-def _training(experiments: tuple[str, ...], fn: Callable[..., Claim]) -> Callable[..., list[Claim]]:
-    """Several `hopfield train` sub-runs, then one claim from their per-epoch tables."""
+def _training(experiments: tuple[str, ...], *fns: Callable[..., Claim]) -> Callable[..., list[Claim]]:
+    """Several `hopfield train` sub-runs, then each claim from their per-epoch tables."""
 
     def measure(ctx: dict[str, Any]) -> list[Claim]:
         tables, folders = {}, {}
@@ -108,13 +110,14 @@ def _training(experiments: tuple[str, ...], fn: Callable[..., Claim]) -> Callabl
                 experiment, ctx["subs"][experiment], ctx["root"]
             )
         commands = {e: _command(ctx, e) for e in experiments}
-        return [fn(tables, folders, commands, ctx["root"])]
+        return [fn(tables, folders, commands, ctx["root"]) for fn in fns]
 
     return measure
 
 
 _LATCH = (*train_claims.LATCH_HOPFIELD, train_claims.LATCH_BASELINE)
 _BITS = ("bit_pattern_pooling", "bit_pattern_mean")
+_MLM = ("mlm_softmax", "mlm_gaussian")
 
 GROUPS: tuple[Group, ...] = (
     Group("eq3", ("eq3_attention",), None, _core(core_claims.eq3_attention)),
@@ -142,6 +145,12 @@ GROUPS: tuple[Group, ...] = (
         _capacity("capacity_modern_vs_classical", capacity_claims.modern_above_classical),
     ),
     Group(
+        "frontier",
+        ("capacity_frontier",),
+        "capacity_frontier",
+        _capacity("capacity_frontier", capacity_claims.capacity_frontier),
+    ),
+    Group(
         "fixed_points",
         ("fixed_point_global", "fixed_point_metastable", "fixed_point_single"),
         "metastable_clusters",
@@ -156,12 +165,52 @@ GROUPS: tuple[Group, ...] = (
         _BITS,
         _training(_BITS, train_claims.bit_pattern_pooling_beats_mean),
     ),
+    Group(
+        "mil_elephant",
+        ("mil_elephant",),
+        ("mil_elephant",),
+        _training(("mil_elephant",), application_claims.mil_elephant),
+    ),
+    Group("mil_ucsb", ("mil_ucsb",), ("mil_ucsb",), _training(("mil_ucsb",), application_claims.mil_ucsb)),
+    Group(
+        "repertoire",
+        ("repertoire_low_witness",),
+        ("repertoire_wr1",),
+        _training(("repertoire_wr1",), application_claims.repertoire_low_witness),
+    ),
+    Group("bert", ("bert_first_layer_averages",), None, _core(transformer_claims.bert_first_layer_averages)),
+    Group("gradient", ("gradient_regimes",), None, _core(transformer_claims.gradient_regimes)),
+    Group(
+        "mlm",
+        ("heads_start_global", "heads_become_metastable", "gaussian_heads_suffice"),
+        _MLM,
+        _training(
+            _MLM,
+            transformer_claims.heads_start_global,
+            transformer_claims.heads_become_metastable,
+            transformer_claims.gaussian_heads_suffice,
+        ),
+    ),
 )
+
+
+def _named(experiment: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """A group's named experiments as a tuple."""
+    return () if experiment is None else (experiment,) if isinstance(experiment, str) else experiment
 
 
 def selected_groups(claims: list[str] | None) -> list[Group]:
     """The groups holding the claims asked for (all when ``claims`` is null)."""
     return [g for g in GROUPS if claims is None or set(g.claims) & set(claims)]
+
+
+def profile_groups(profile: str, claims: list[str] | None) -> list[Group]:
+    """The groups a run measures: those holding the claims asked for; with no claims named, outside the full
+    profile, not those whose sub-runs take tens of minutes (``profiles.FULL_ONLY``)."""
+    groups = selected_groups(claims)
+    if profile != "full" and not claims:
+        groups = [g for g in groups if not set(_named(g.experiment)) & set(FULL_ONLY)]
+    return groups
 
 
 def needed_experiments(claims: list[str] | None) -> list[str]:
@@ -185,7 +234,7 @@ def run(cfg: Any, run_dir: Path, subs: dict[str, Any]) -> pd.DataFrame:
         fingerprint(cfg, ("profile", "seed"), command=COMMAND, attention=cfg.attention),
         stem="claim_cells",
     )
-    groups = selected_groups(cfg.claims)
+    groups = profile_groups(cfg.profile, cfg.claims)
     if cfg.attention is not None:
         groups.append(
             Group(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,14 @@ RESULT_FIELDS = (
 
 def footprint(cfg: TrainConfig) -> list[Term]:
     """The two splits in memory as float32 elements (n x T x F), and one table row per epoch and split."""
+    if cfg.task.name == "mlm":
+        from hopfield_cli.experiments.train import mlm
+
+        return mlm.footprint(cfg)
+    if cfg.task.name in ("mil", "repertoire"):  # the applications of Section 5 (issue 23)
+        from hopfield_cli.experiments.train import applications
+
+        return applications.footprint(cfg)
     shapes = task_shapes(cfg.task)
     terms = [Term("task", n * t * f * 4, f"{what}: {n:,} x {t:,} x {f:,}") for what, n, t, f in shapes]
     return [*terms, Term("epochs", 2 * cfg.epochs * ROW_BYTES, f"{2 * cfg.epochs} table rows")]
@@ -79,8 +90,37 @@ def summarise(table: pd.DataFrame, cfg: TrainConfig, params: int, seconds: float
     }
 
 
+@contextmanager
+def training_threads(cfg: Any) -> Iterator[None]:
+    """One CPU thread for training unless ``threads=`` (or OMP_NUM_THREADS) says otherwise: these models are
+    small, and OpenMP's start-up and spinning on every small product cost more than a second thread gains
+    (latch_hopfield, 2 epochs on 2 shared cores: 50 s with 2 threads, 13 s with one)."""
+    previous = torch.get_num_threads()
+    own = getattr(cfg, "threads", None) is None and "OMP_NUM_THREADS" not in os.environ
+    if own and previous > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
 def run(cfg: TrainConfig, run_dir: Path) -> pd.DataFrame:
     """Train ``cfg.layer`` on ``cfg.task``; resumes in ``cfg.resume`` when set; returns the per-epoch table."""
+    with training_threads(cfg):
+        return _run(cfg, run_dir)
+
+
+def _run(cfg: TrainConfig, run_dir: Path) -> pd.DataFrame:
+    if cfg.task.name == "mlm":  # a step-based transformer with its own evaluation (issue 22)
+        from hopfield_cli.experiments.train import mlm
+
+        return mlm.run(cfg, run_dir)
+    if cfg.task.name in ("mil", "repertoire"):  # cross-validated folds / streamed repertoires (issue 23)
+        from hopfield_cli.experiments.train import applications
+
+        return applications.run(cfg, run_dir)
     started = time.perf_counter()
     device, dtype = device_and_dtype(cfg)
     data: TaskData = make_task(cfg.task, cfg.seed)

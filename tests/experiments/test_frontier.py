@@ -1,0 +1,75 @@
+"""The exponential frontier: drawn patterns equal the held stream, the crossing search, the exact theory."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from hopfield_cli.core import theory
+from hopfield_cli.core.modern import ModernHopfield
+from hopfield_cli.experiments.n_schedule import next_n_crossing
+from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, PatternBank
+
+
+def _bank(name="binary", normalise="none", d=12):
+    cfg = OmegaConf.create(
+        {"patterns": {"name": name}, "seed": 3, "n_max": 10**9, "normalise": normalise, "binarise": False}
+    )
+    return PatternBank(cfg, d, None)
+
+
+@pytest.mark.parametrize("name,normalise", [("binary", "none"), ("gaussian", "unit")])
+def test_drawn_patterns_equal_todays_stream(name, normalise):
+    bank = _bank(name, normalise)
+    n = 2 * BLOCK_ROWS + 5
+    drawn, held = bank.drawn(1, n), bank.prefix(1, n)
+    assert drawn.shape == held.shape and bank.streams()
+    assert torch.equal(drawn[0:n], held) and torch.equal(
+        drawn[BLOCK_ROWS - 3 : BLOCK_ROWS + 4], held[BLOCK_ROWS - 3 : BLOCK_ROWS + 4]
+    )
+    ids = torch.tensor([0, BLOCK_ROWS + 1, n - 1])
+    assert torch.equal(drawn[ids], held[ids])
+    from hopfield_cli.core.streaming import max_norm
+
+    assert max_norm(drawn) == max_norm(held)
+    q = held[:6].clone()
+    q[:, :3] *= -1
+    model = ModernHopfield(4.0)
+    a = model.retrieve(drawn, q, update_steps_max=5, eps=1e-6, stats=False)
+    b = model.retrieve(held, q, update_steps_max=5, eps=1e-6, stats=False)
+    assert torch.equal(a.states, b.states) and torch.equal(a.steps, b.steps)
+
+
+def test_huge_n_holds_no_rows():
+    bank = _bank()
+    drawn = bank.drawn(0, 10**9)  # 48 GB if held
+    assert drawn.shape == (10**9, 12) and drawn[10**9 - 2 : 10**9].shape == (2, 12)
+    assert bank.kept_bytes <= 2 * BLOCK_ROWS * 12 * 4
+
+
+def _cfg(**kw):
+    base = dict(threshold=0.9, n_start=4, growth=8.0, refine_steps=6)
+    return SimpleNamespace(**{**base, **kw})
+
+
+@pytest.mark.parametrize("true_n", [700, 3000, 123456])
+def test_crossing_search_lands_near_the_crossing(true_n):
+    """Rates of argmax retrieval, 0.9^((N - 1) / (N* - 1)): the search brackets N* within 10% in few cells."""
+    cfg, rates = _cfg(), {}
+    while (n := next_n_crossing(rates, cfg, 10**9)) is not None:
+        rates[n] = 0.9 ** ((n - 1) / (true_n - 1)) - 1e-9
+        assert len(rates) < 20
+    capacity = max(n for n, r in rates.items() if r >= 0.9)
+    assert 0.85 * true_n <= capacity <= true_n
+    assert sum(n for n in rates if n > 2 * true_n) <= 4 * true_n  # little work far above the crossing
+
+
+def test_argmax_theory_values():
+    assert theory.argmax_capacity(128, 32) == pytest.approx(1.641e7, rel=1e-3)
+    assert theory.argmax_capacity(64, 16) == pytest.approx(2726, rel=1e-3)
+    q = sum(math.comb(10, k) for k in range(3)) / 2**10
+    assert theory.argmax_capacity(10, 2, 0.5) == pytest.approx(1 + math.log(0.5) / math.log(1 - q))

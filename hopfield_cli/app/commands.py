@@ -39,6 +39,10 @@ def _metastable_scan(cfg: Any, run_dir: Path) -> Any:
 
 
 def _attention_heads(cfg: Any, run_dir: Path) -> Any:
+    if cfg.attention is None:  # pretrained=minilm|FOLDER: run the model, classify its heads
+        from hopfield_cli.experiments import model_heads
+
+        return model_heads.run(cfg, run_dir)
     from hopfield_cli.experiments import attention_heads
 
     return attention_heads.run(cfg, run_dir)

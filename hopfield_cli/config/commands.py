@@ -294,7 +294,7 @@ class ReproduceConfig(RunOptions):
 
     profile: str = opt(
         "quick",
-        "quick (<= 2 min on 2 cores, CI) | full (<= 15 min): sizes of the runs",
+        "quick (minutes on 2 cores, CI) | full (hours: MIL cross-validation, the frontier, mlm): sizes of the runs",
         OneOf(("quick", "full")),
     )
     claims: list[str] | None = opt(

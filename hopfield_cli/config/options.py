@@ -14,6 +14,7 @@ from omegaconf import MISSING
 
 from hopfield_cli.config.application_tasks import APPLICATION_TASKS
 from hopfield_cli.config.fields import opt, option_name
+from hopfield_cli.config.mlm_task import MlmTask
 from hopfield_cli.config.train_options import LAYERS, TASKS
 from hopfield_cli.errors import Int, OneOf, Real, Text
 
@@ -216,7 +217,8 @@ GROUPS: dict[str, dict[str, type]] = {
         "exponential": ExponentialModel,
         "sparse": SparseModel,
     },
-    "task": {**TASKS, **APPLICATION_TASKS},  # hopfield train (Section 5 applications: their own module)
+    # hopfield train: the tasks of train_options, Section 5's applications and the mlm, each from its module
+    "task": {**TASKS, **APPLICATION_TASKS, "mlm": MlmTask},
     "layer": LAYERS,
 }
 

@@ -160,8 +160,3 @@ LAYERS: dict[str, type] = {
 }
 HOPFIELD_LAYERS = ("hopfield", "pooling", "lookup")
 OPTIMIZERS = OneOf(("adamw", "sgd"))
-
-# task=mlm (issue 22: heads that learn, Gaussian heads) likewise has its own module.
-from hopfield_cli.config.mlm_task import MlmTask  # noqa: E402
-
-TASKS["mlm"] = MlmTask

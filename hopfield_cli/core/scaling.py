@@ -45,8 +45,13 @@ class Scaling:
     beta: float  # beta in the computation's units (beta * 4^shift, capped)
 
     def down(self, values: torch.Tensor) -> torch.Tensor:
-        """``values`` in the computation's units (a copy unless shift is 0)."""
-        return values if self.shift == 0 else times_pow2(values, -self.shift)
+        """``values`` in the computation's units (a copy unless shift is 0). A pattern source that draws its rows
+        when read (not a tensor) is read whole for that copy: only norms far beyond float32's squares need it."""
+        if self.shift == 0:
+            return values
+        if not isinstance(values, torch.Tensor):
+            values = values[: len(values)]
+        return times_pow2(values, -self.shift)
 
     def up(self, values: torch.Tensor) -> torch.Tensor:
         """States back in the caller's units."""

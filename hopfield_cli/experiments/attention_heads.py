@@ -148,12 +148,8 @@ def print_summary(
 
 
 def run(cfg: AttentionHeadsConfig, run_dir: Path) -> pd.DataFrame:
-    """Classify every head of the attention file (or of ``pretrained=``); write the tables, a layer x head map
-    and a Rich summary."""
-    if cfg.attention is None:
-        from hopfield_cli.experiments import model_heads
-
-        return model_heads.run(cfg, run_dir)
+    """Classify every head of the attention file; write the tables, a layer x head map and a Rich summary.
+    (``pretrained=``, a model run here, is ``model_heads.run``, which uses this module's tables.)"""
     started = time.perf_counter()
     probs = load_attention(cfg.attention)
     layers, heads, n_queries, n_keys = probs.shape

@@ -75,6 +75,18 @@ def test_inner_split_is_a_stratified_partition():
     )
 
 
+def test_shuffled_labels_are_uncorrelated_with_the_true_ones():
+    from hopfield_cli.experiments.train.cross_validation import decorrelated_labels
+
+    labels = torch.tensor([1.0] * 13 + [0.0] * 20)[
+        torch.randperm(33, generator=torch.Generator().manual_seed(1))
+    ]
+    shuffled = decorrelated_labels(labels, seed=3)
+    assert int(shuffled[labels == 1].sum()) in (6, 7) and int(shuffled[labels == 0].sum()) == 10
+    assert abs(float(torch.corrcoef(torch.stack([labels, shuffled]))[0, 1])) < 0.05
+    assert torch.equal(shuffled, decorrelated_labels(labels, seed=3))
+
+
 def test_repeat_statistics_are_the_mean_and_std_of_the_repeat_means():
     per_fold = [(0, 0.9), (0, 0.7), (1, 1.0), (1, 0.8), (2, 0.6), (2, float("nan"))]
     stats = repeat_statistics(per_fold)
@@ -196,11 +208,19 @@ def test_the_oracle_counts_what_a_string_comparison_counts():
     assert oracle_count(rep.codes, rep.lengths, motif, block=64) == expected > int(rep.implanted.sum()) * 0.5
 
 
-@pytest.mark.parametrize(("heads", "quantity", "block"), [(1, 1, 7), (2, 2, 16), (4, 1, 100)])
-def test_streamed_pooling_equals_the_unstreamed_layer_in_float64(heads, quantity, block):
+@pytest.mark.parametrize(
+    ("heads", "quantity", "block", "zero"),
+    [(1, 1, 7, False), (2, 2, 16, False), (4, 1, 100, False), (2, 1, 9, True)],
+)
+def test_streamed_pooling_equals_the_unstreamed_layer_in_float64(heads, quantity, block, zero):
     torch.manual_seed(heads * 10 + quantity)
     pooling = HopfieldPooling(
-        8, quantity=quantity, num_heads=heads, update_steps_max=0, update_steps_eps=None
+        8,
+        quantity=quantity,
+        num_heads=heads,
+        update_steps_max=0,
+        update_steps_eps=None,
+        add_zero_association=zero,
     )
     pooling = pooling.double().eval()
     stored = torch.randn(1, 53, 8, dtype=torch.float64) * 3
@@ -208,7 +228,8 @@ def test_streamed_pooling_equals_the_unstreamed_layer_in_float64(heads, quantity
     blocks = (stored[:, i : i + block] for i in range(0, 53, block))
     got, scores = streamed_pooling(pooling, blocks)
     assert torch.allclose(got, expected, atol=1e-12, rtol=1e-12)
-    association = pooling.association(stored)  # (1, H, Q, S): the layer's own softmax
+    association = pooling.association(stored)[..., :53]  # (1, H, Q, S): the layer's own softmax
+    association = association / association.sum(dim=-1, keepdim=True)  # the stored patterns alone
     assert torch.allclose(attention_weights(scores), association, atol=1e-6)
 
 

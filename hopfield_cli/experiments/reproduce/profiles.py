@@ -1,4 +1,4 @@
-"""The sizes of ``profile=quick`` (CI: at most 2 minutes on 2 cores) and ``profile=full`` (at most 15 minutes).
+"""The sizes of ``profile=quick`` (CI: minutes on 2 cores) and ``profile=full`` (hours: MIL cross-validation, the frontier).
 
 Each capacity or fixed-point claim runs a named experiment (``conf/experiment/<name>.yaml``) through its
 command's own entry point; a profile only adds overrides to it, and the report prints the resulting command,

@@ -31,6 +31,7 @@ from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.experiments.threads import problem_threads
+from hopfield_cli.experiments.train.cross_validation import decorrelated_labels
 from hopfield_cli.experiments.train.metrics import accuracy, auc
 from hopfield_cli.experiments.train.models import _hopfield_kwargs
 from hopfield_cli.experiments.train.repertoire_data import (
@@ -293,10 +294,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                     y = cohort.labels
                     if method == "shuffle":
                         y = y.clone()
-                        permutation = torch.randperm(
-                            len(cohort.train_index), generator=torch.Generator().manual_seed(cfg.seed + 1)
-                        )
-                        y[cohort.train_index] = y[cohort.train_index][permutation]
+                        y[cohort.train_index] = decorrelated_labels(y[cohort.train_index], cfg.seed + 1)
                     trained = train_model(
                         cfg, cohort, y, cfg.seed + (method == "shuffle"), device, dtype, bar
                     )

@@ -8,8 +8,9 @@ the softmax is accumulated as in the capacity sweep's kernel (``core.streaming``
 
 and the retrieved pattern is a / l. Memory: one block's projections plus (H, Q) running numbers; the raw
 scores s (H, Q, S) are kept (4 bytes each) so the attention of every stored pattern can be reported.
-Valid for one association (``update_steps_max=0``, the training path), no added bias or zero rows, no
-dropout (evaluation mode); tested equal to the unstreamed layer in float64.
+Valid for one association (``update_steps_max=0``, the training path), no bias pattern, no dropout
+(evaluation mode); ``add_zero_association`` is one zero pattern for the whole set. Tested equal to the
+unstreamed layer in float64. ``scores`` cover the stored patterns only (not the zero pattern).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from hopfield_cli.nn import HopfieldPooling
 
 def _check(pooling: HopfieldPooling) -> None:
     hopfield = pooling.hopfield
-    if hopfield.update_steps_max != 0 or hopfield.association_core.extra_keys():
-        raise ValueError("streamed pooling needs update_steps_max=0 and no bias or zero association rows")
+    if hopfield.update_steps_max != 0 or hopfield.association_core.bias_k is not None:
+        raise ValueError("streamed pooling needs update_steps_max=0 and no bias pattern")
     if not hopfield.batch_first:
         raise ValueError("streamed pooling needs batch_first=True")
 
@@ -36,12 +37,18 @@ def streamed_pooling(
     """Pool the stored patterns given as blocks (B, S_b, E) -> (output (B, Q * output_size), scores (B, H, Q, S))."""
     _check(pooling)
     hopfield = pooling.hopfield
+    zero = hopfield.association_core.add_zero_association
     m = total = acc = None
     scores: list[torch.Tensor] = []
     for block in blocks:
         xi, keys, values, _ = hopfield._prepare(pooling._inputs(block), None, None)
+        if zero:  # the layer appends a zero row to every block: counted once, below, not per block
+            keys, values = keys[..., :-1, :], values[..., :-1, :]
         s = (xi * hopfield.scaling.view(1, -1, 1, 1).to(xi.dtype)) @ keys.transpose(-2, -1)  # (B, H, Q, S_b)
         block_max = s.amax(dim=-1)  # (B, H, Q)
+        if m is None and zero:  # the zero pattern: score 0, value 0, so the state may attend to nothing
+            m, total = torch.zeros_like(block_max), torch.ones_like(block_max)
+            acc = torch.zeros(*block_max.shape, values.shape[-1], dtype=values.dtype, device=values.device)
         if m is None:
             m = block_max
             weights = torch.exp(s - m[..., None])

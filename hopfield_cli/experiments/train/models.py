@@ -15,23 +15,12 @@ The Hopfield layers run a fixed number of updates (``update_steps_eps=None``), s
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from hopfield_cli.config.train_options import HOPFIELD_LAYERS
 from hopfield_cli.nn import Hopfield, HopfieldLayer, HopfieldPooling
-
-
-def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
-    """(length, width): sin/cos of position / 10000^(2i/width) (Vaswani et al. 2017)."""
-    position = torch.arange(length, dtype=torch.float64)[:, None]
-    rate = torch.exp(-math.log(10000.0) * torch.arange(0, width, 2, dtype=torch.float64) / width)
-    table = torch.zeros(length, width, dtype=torch.float64)
-    table[:, 0::2] = torch.sin(position * rate)
-    table[:, 1::2] = torch.cos(position * rate)[:, : width // 2]
-    return table.float()
+from hopfield_cli.nn.bert import sinusoidal_positions
 
 
 def _masked_mean(h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -18,10 +18,10 @@ import json
 import math
 import os
 import platform
+import secrets
 import socket
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,9 +48,15 @@ def atomic_write(path: Path | str, write_fn: Callable[[str], None]) -> Path:
         check_regular(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_dead_temporaries(path)
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())
+        while True:  # O_EXCL: never an existing file (a name taken by chance is drawn again)
+            tmp = _temporary_name(path)
+            try:
+                os.close(
+                    os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+                )
+                break
+            except FileExistsError:
+                continue
         write_fn(tmp)
         _fsync(tmp)
         os.replace(tmp, path)
@@ -63,6 +69,13 @@ def atomic_write(path: Path | str, write_fn: Callable[[str], None]) -> Path:
             _remove(tmp)
         raise
     return path
+
+
+def _temporary_name(path: Path) -> str:
+    """A fresh name for a temporary beside ``path``, chosen before the file exists: ``atomic_write`` then knows
+    what to remove whenever an interrupt arrives (a Ctrl-C inside ``mkstemp`` could leave a file whose name it
+    never returned: seen in a CI run of the SIGINT test)."""
+    return str(path.parent / f"{_temp_prefix(path)}{secrets.token_hex(4)}.tmp")
 
 
 def _temp_prefix(path: Path) -> str:

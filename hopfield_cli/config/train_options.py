@@ -54,66 +54,44 @@ class LayerOption:
     name: str = MISSING
 
 
-def _heads() -> int:
-    return opt(4, "heads", Int(1, 1024))
+@dataclass
+class HopfieldSettings(LayerOption):
+    """The settings every Hopfield layer option has (the arguments of ``nn.Hopfield`` a run may change)."""
 
-
-def _hidden() -> int | None:
-    return opt(None, "per-head size of the Hopfield space; null = embedding / num_heads", Int(1, 10**6))
-
-
-def _scaling() -> float | None:
-    return opt(None, "beta; null = 1/sqrt(hidden_size)", Real(0, open_lo=True))
-
-
-def _steps() -> int:
-    return opt(0, "state updates before the final association (0 = one softmax, as hflayers)", Int(0, 1000))
-
-
-def _trainable() -> bool:
-    return opt(False, "learn log beta per head")
+    num_heads: int = opt(4, "heads", Int(1, 1024))
+    hidden_size: int | None = opt(
+        None, "per-head size of the Hopfield space; null = embedding / num_heads", Int(1, 10**6)
+    )
+    scaling: float | None = opt(None, "beta; null = 1/sqrt(hidden_size)", Real(0, open_lo=True))
+    scaling_trainable: bool = opt(False, "learn log beta per head")
+    update_steps_max: int = opt(
+        0, "state updates before the final association (0 = one softmax, as hflayers)", Int(0, 1000)
+    )
+    dropout: float = opt(0.0, "dropout on the association", Real(0, 1, open_hi=True))
 
 
 @dataclass
-class HopfieldLayerOption(LayerOption):
+class HopfieldLayerOption(HopfieldSettings):
     """``Hopfield`` self-association over the elements (Eq. 10), then the last element's output for a
     sequence, the mean for a set."""
 
     name: str = option_name("hopfield", "layer")
-    num_heads: int = _heads()
-    hidden_size: int | None = _hidden()
-    scaling: float | None = _scaling()
-    scaling_trainable: bool = _trainable()
-    update_steps_max: int = _steps()
-    dropout: float = opt(0.0, "dropout on the association", Real(0, 1, open_hi=True))
 
 
 @dataclass
-class PoolingLayerOption(LayerOption):
+class PoolingLayerOption(HopfieldSettings):
     """``HopfieldPooling``: ``quantity`` learned state patterns retrieve from the elements."""
 
     name: str = option_name("pooling", "layer")
     quantity: int = opt(1, "learned state patterns (queries)", Int(1, 4096))
-    num_heads: int = _heads()
-    hidden_size: int | None = _hidden()
-    scaling: float | None = _scaling()
-    scaling_trainable: bool = _trainable()
-    update_steps_max: int = _steps()
-    dropout: float = opt(0.0, "dropout on the association", Real(0, 1, open_hi=True))
 
 
 @dataclass
-class LookupLayerOption(LayerOption):
+class LookupLayerOption(HopfieldSettings):
     """``HopfieldLayer``: each element retrieves from ``quantity`` learned stored patterns; max over elements."""
 
     name: str = option_name("lookup", "layer")
     quantity: int = opt(16, "learned stored patterns", Int(1, 1_000_000))
-    num_heads: int = _heads()
-    hidden_size: int | None = _hidden()
-    scaling: float | None = _scaling()
-    scaling_trainable: bool = _trainable()
-    update_steps_max: int = _steps()
-    dropout: float = opt(0.0, "dropout on the association", Real(0, 1, open_hi=True))
 
 
 @dataclass

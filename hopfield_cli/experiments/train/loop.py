@@ -21,6 +21,18 @@ from hopfield_cli.experiments.train.metrics import accuracy, auc
 from hopfield_cli.experiments.train.tasks import Split
 
 EVAL_BATCH = 256
+# The config fields that decide a training run's table (its resume fingerprint; epochs are the caller's choice)
+TRAINING_FIELDS = (
+    "task",
+    "layer",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "optimizer",
+    "embedding",
+    "seed",
+    "dtype",
+)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

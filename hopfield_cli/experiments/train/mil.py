@@ -44,7 +44,7 @@ from hopfield_cli.experiments.train.cross_validation import (
     repeat_statistics,
     repeated_folds,
 )
-from hopfield_cli.experiments.train.loop import make_optimizer, predict, train_epoch
+from hopfield_cli.experiments.train.loop import TRAINING_FIELDS, make_optimizer, predict, train_epoch
 from hopfield_cli.experiments.train.metrics import accuracy, auc
 from hopfield_cli.experiments.train.mil_data import Bags, load_bags, standardise
 from hopfield_cli.experiments.train.models import REDUCERS
@@ -56,18 +56,9 @@ log = logging.getLogger(__name__)
 
 COMMAND = "train"
 STEM = "results"
-RESULT_FIELDS = (
-    "task",
-    "layer",
-    "epochs",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "optimizer",
-    "embedding",
-    "seed",
-    "dtype",
-)
+# the loop's fields and the epochs: a fold (or a repertoire run) is trained for its whole count, so no resume
+# may change it
+RESULT_FIELDS = (*TRAINING_FIELDS, "epochs")
 # Table 1 of Ramsauer et al. (2021): Hopfield pooling, AUC in %, mean +- std over 5 repeats of 10-fold CV.
 PAPER = {"elephant": (94.9, 0.3), "ucsb": (89.5, 0.8)}
 BASELINES = {"mean": MeanLayerOption, "max": MaxLayerOption, "attention": AttentionLayerOption}

@@ -32,6 +32,7 @@ from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.experiments.threads import problem_threads
 from hopfield_cli.experiments.train.cross_validation import decorrelated_labels
+from hopfield_cli.experiments.train.loop import TRAINING_FIELDS
 from hopfield_cli.experiments.train.metrics import accuracy, auc
 from hopfield_cli.experiments.train.models import _hopfield_kwargs
 from hopfield_cli.experiments.train.repertoire_data import (
@@ -54,18 +55,9 @@ log = logging.getLogger(__name__)
 
 COMMAND = "train"
 STEM = "results"
-RESULT_FIELDS = (
-    "task",
-    "layer",
-    "epochs",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "optimizer",
-    "embedding",
-    "seed",
-    "dtype",
-)
+# the loop's fields and the epochs: a fold (or a repertoire run) is trained for its whole count, so no resume
+# may change it
+RESULT_FIELDS = (*TRAINING_FIELDS, "epochs")
 
 
 def position_features(lengths: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from hopfield_cli.experiments.footprint import ROW_BYTES, Term
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.experiments.train import checkpoint
-from hopfield_cli.experiments.train.loop import make_optimizer, run_epochs
+from hopfield_cli.experiments.train.loop import TRAINING_FIELDS, make_optimizer, run_epochs
 from hopfield_cli.experiments.train.models import build_model, parameter_count
 from hopfield_cli.experiments.train.tasks import TaskData, make_task
 from hopfield_cli.report.console import cell_progress, key_value_table, show
@@ -30,17 +30,7 @@ COMMAND = "train"
 STEM = "results"
 # What decides the table. Not epochs: no schedule depends on the total, so `resume=<folder> epochs=40`
 # continues a finished 20-epoch run exactly as a 40-epoch run would have gone.
-RESULT_FIELDS = (
-    "task",
-    "layer",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "optimizer",
-    "embedding",
-    "seed",
-    "dtype",
-)
+RESULT_FIELDS = TRAINING_FIELDS
 
 
 def footprint(cfg: TrainConfig) -> list[Term]:

@@ -26,10 +26,10 @@ from omegaconf import OmegaConf, open_dict
 from hopfield_cli.config import check_values, register_configs
 from hopfield_cli.core.models import check_binary
 from hopfield_cli.core.nearest import nearest_patterns
-from hopfield_cli.experiments import capacity_sweep
-from hopfield_cli.experiments.capacity_sweep import make_queries
+from hopfield_cli.experiments.capacity_sweep import sweep as capacity_sweep
+from hopfield_cli.experiments.capacity_sweep.bank import PatternBank, load_fixed
+from hopfield_cli.experiments.capacity_sweep.sweep import make_queries
 from hopfield_cli.experiments.families import make_model
-from hopfield_cli.experiments.pattern_bank import PatternBank, load_fixed
 from hopfield_cli.experiments.scoring import success_mask
 
 REPO = Path(__file__).resolve().parents[1]

@@ -188,13 +188,13 @@ def footprint_of(command: str, cfg: Any) -> list[Any]:
     elif command == "retrieve":
         from hopfield_cli.experiments.retrieve import footprint
     elif command == "capacity-sweep":
-        from hopfield_cli.experiments.capacity_sweep import footprint
+        from hopfield_cli.experiments.capacity_sweep.sweep import footprint
     elif command == "attention-heads":
-        from hopfield_cli.experiments.attention_heads import footprint
+        from hopfield_cli.experiments.attention_heads.from_file import footprint
     elif command == "train":
         from hopfield_cli.experiments.train.run import footprint
     else:
-        from hopfield_cli.experiments.metastable_scan import footprint
+        from hopfield_cli.experiments.metastable_scan.scan import footprint
     return footprint(cfg)
 
 

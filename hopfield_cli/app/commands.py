@@ -27,23 +27,23 @@ def _retrieve(cfg: Any, run_dir: Path) -> Any:
 
 
 def _capacity_sweep(cfg: Any, run_dir: Path) -> Any:
-    from hopfield_cli.experiments import capacity_sweep
+    from hopfield_cli.experiments.capacity_sweep import sweep as capacity_sweep
 
     return capacity_sweep.run(cfg, run_dir)
 
 
 def _metastable_scan(cfg: Any, run_dir: Path) -> Any:
-    from hopfield_cli.experiments import metastable_scan
+    from hopfield_cli.experiments.metastable_scan import scan as metastable_scan
 
     return metastable_scan.run(cfg, run_dir)
 
 
 def _attention_heads(cfg: Any, run_dir: Path) -> Any:
     if cfg.attention is None:  # pretrained=minilm|FOLDER: run the model, classify its heads
-        from hopfield_cli.experiments import model_heads
+        from hopfield_cli.experiments.attention_heads import pretrained as model_heads
 
         return model_heads.run(cfg, run_dir)
-    from hopfield_cli.experiments import attention_heads
+    from hopfield_cli.experiments.attention_heads import from_file as attention_heads
 
     return attention_heads.run(cfg, run_dir)
 

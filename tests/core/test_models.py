@@ -118,7 +118,7 @@ def test_every_list_of_families_is_the_registry():
     from hopfield_cli.config.options import BETA_FAMILIES
     from hopfield_cli.config.options import FAMILIES as CONFIG_FAMILIES
     from hopfield_cli.core.models import BETA_MODELS, EXPONENTIAL_MODELS, FAMILIES, MODEL_NAMES
-    from hopfield_cli.experiments.capacity_table import EXPONENTIAL_FAMILIES
+    from hopfield_cli.experiments.capacity_sweep.table import EXPONENTIAL_FAMILIES
     from hopfield_cli.experiments.reproduce.core_claims import ENERGY_FAMILIES
 
     assert MODEL_NAMES == tuple(FAMILIES) == CONFIG_FAMILIES == ENERGY_FAMILIES

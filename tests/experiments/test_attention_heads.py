@@ -12,7 +12,7 @@ import torch
 from hopfield_cli.config.commands import AttentionHeadsConfig
 from hopfield_cli.data.attention_file import load_attention
 from hopfield_cli.errors import UsageError
-from hopfield_cli.experiments import attention_heads
+from hopfield_cli.experiments.attention_heads import from_file as attention_heads
 from tests.conftest import invoke
 
 KEYS = 256

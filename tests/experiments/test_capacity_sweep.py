@@ -14,9 +14,9 @@ import torch
 from hopfield_cli.app.tasks import as_usage_error
 from hopfield_cli.core.errors import CoreError
 from hopfield_cli.errors import UsageError
-from hopfield_cli.experiments import capacity_sweep
-from hopfield_cli.experiments.capacity_sweep import sweep_fingerprint
-from hopfield_cli.experiments.n_schedule import clearly_failed, next_n
+from hopfield_cli.experiments.capacity_sweep import sweep as capacity_sweep
+from hopfield_cli.experiments.capacity_sweep.schedule import clearly_failed, next_n
+from hopfield_cli.experiments.capacity_sweep.sweep import sweep_fingerprint
 from tests.conftest import compose
 
 # Columns that may differ between two runs of the same sweep (wall time).

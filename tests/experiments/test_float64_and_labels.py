@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from hopfield_cli.core.modern import reference_energy, reference_update
-from hopfield_cli.experiments import metastable_scan as ms
+from hopfield_cli.experiments.metastable_scan import scan as ms
 from tests.conftest import compose
 
 BETA = 2.0
@@ -105,7 +105,7 @@ def test_figures_say_what_their_theory_marks_are(tmp_path, monkeypatch):
     """Issue 27: every theory mark names itself a bound, a sufficient condition, a guarantee or a scale; the k90
     plot draws the cluster size; log axes are labelled at 1-2-5 steps (not only at 1 and 10)."""
     from hopfield_cli.experiments.beta_scales import BetaScales
-    from hopfield_cli.experiments.metastable_table import save_figures
+    from hopfield_cli.experiments.metastable_scan.table import save_figures
     from hopfield_cli.report import figures
 
     drawn = {}

@@ -11,8 +11,8 @@ from omegaconf import OmegaConf
 
 from hopfield_cli.core import theory
 from hopfield_cli.core.modern import ModernHopfield
-from hopfield_cli.experiments.n_schedule import next_n_crossing
-from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, PatternBank
+from hopfield_cli.experiments.capacity_sweep.bank import BLOCK_ROWS, PatternBank
+from hopfield_cli.experiments.capacity_sweep.schedule import next_n_crossing
 
 
 def _bank(name="binary", normalise="none", d=12):

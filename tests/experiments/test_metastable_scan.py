@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import torch
 
-from hopfield_cli.experiments import metastable_scan as ms
 from hopfield_cli.experiments.beta_scales import beta_scales
+from hopfield_cli.experiments.metastable_scan import scan as ms
 from hopfield_cli.experiments.scan_patterns import load_scan_patterns
 from tests.conftest import compose as compose_config
 from tests.conftest import invoke

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from hopfield_cli.experiments.metastable_table import dominant_changes, per_beta_table
+from hopfield_cli.experiments.metastable_scan.table import dominant_changes, per_beta_table
 
 
 def rows(beta: float, kinds: list[str], k90: list[int]) -> list[dict]:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, PatternBank, derived_seed, generator
+from hopfield_cli.experiments.capacity_sweep.bank import BLOCK_ROWS, PatternBank, derived_seed, generator
 from tests.conftest import compose
 
 
@@ -76,7 +76,7 @@ def test_growing_n_never_copies_the_drawn_rows():
     are drawn), so a larger N views the same memory instead of concatenating what was drawn."""
     from types import SimpleNamespace
 
-    from hopfield_cli.experiments.pattern_bank import BLOCK_ROWS, PatternBank
+    from hopfield_cli.experiments.capacity_sweep.bank import BLOCK_ROWS, PatternBank
 
     cfg = SimpleNamespace(
         patterns=SimpleNamespace(name="gaussian"),

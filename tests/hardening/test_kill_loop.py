@@ -125,7 +125,8 @@ def drive(command: str, tmp: str, seed: int = 12, kills: int = KILLS) -> None:
 
     import hopfield_cli.cli  # noqa: F401
     from hopfield_cli.app import launch, tasks  # noqa: F401
-    from hopfield_cli.experiments import capacity_sweep, metastable_scan  # noqa: F401
+    from hopfield_cli.experiments.capacity_sweep import sweep  # noqa: F401
+    from hopfield_cli.experiments.metastable_scan import scan  # noqa: F401
 
     args, _ = SWEEPS[command]
     tmp_dir = Path(tmp)

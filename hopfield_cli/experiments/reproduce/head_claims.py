@@ -22,7 +22,7 @@ import torch
 
 from hopfield_cli.core.fixed_points import HEAD_CLASSES
 from hopfield_cli.data.attention_file import load_attention
-from hopfield_cli.experiments.attention_heads import head_table, query_k90
+from hopfield_cli.experiments.attention_heads.from_file import head_table, query_k90
 from hopfield_cli.experiments.reproduce.claims import Claim, relative_figure, reproduce_command, verdict
 from hopfield_cli.experiments.reproduce.profiles import Profile
 from hopfield_cli.report import figures

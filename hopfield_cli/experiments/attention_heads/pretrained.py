@@ -63,7 +63,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     and a Rich summary (the same files as the attention-file mode, plus the norms)."""
     from hopfield_cli.data import pretrained
     from hopfield_cli.data.text_corpus import load_text
-    from hopfield_cli.experiments import attention_heads as heads
+    from hopfield_cli.experiments.attention_heads import from_file as heads
     from hopfield_cli.report.files import write_json, write_run_info, write_table
 
     started = time.perf_counter()

@@ -41,7 +41,7 @@ from hopfield_cli.core.modern import ModernHopfield
 from hopfield_cli.errors import parse_bytes
 from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments.beta_scales import beta_grid, beta_scales
-from hopfield_cli.experiments.metastable_table import (
+from hopfield_cli.experiments.metastable_scan.table import (
     dominant_changes,
     per_beta_table,
     print_summary,

@@ -29,10 +29,7 @@ from hopfield_cli.config import option_text
 from hopfield_cli.errors import UsageError, parse_bytes
 from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
-from hopfield_cli.experiments.capacity_table import capacity_table, pooled_rates, print_summary, setting
-from hopfield_cli.experiments.families import has_beta, make_model
-from hopfield_cli.experiments.n_schedule import next_n, next_n_crossing, series_budget
-from hopfield_cli.experiments.pattern_bank import (
+from hopfield_cli.experiments.capacity_sweep.bank import (
     BLOCK_ROWS,
     CACHE_BYTES,
     DrawnPatterns,
@@ -40,6 +37,9 @@ from hopfield_cli.experiments.pattern_bank import (
     generator,
     load_fixed,
 )
+from hopfield_cli.experiments.capacity_sweep.schedule import next_n, next_n_crossing, series_budget
+from hopfield_cli.experiments.capacity_sweep.table import capacity_table, pooled_rates, print_summary, setting
+from hopfield_cli.experiments.families import has_beta, make_model
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
 from hopfield_cli.experiments.scoring import score

@@ -116,21 +116,36 @@ EOF
     say "wrote $CONF ($PARTITION: $cpus CPUs, RealMemory=$mem_mb MB)"
 }
 
+# Every path munged (run as munge) reads or writes, with the mode Debian gives it.
+MUNGE_DIRS="/etc/munge:0700 /var/log/munge:0700 /var/lib/munge:0700 /run/munge:0755"
+
 start_munge() {
     munge_works && return
+    local spec dir file owner
+    # munged refuses a key, log, seed or directory it cannot use or that another user owns. After someone ran
+    # munged as root (which needs all of them to be root's), they belong to root and munged, run as munge,
+    # stops at the first: give every one back to munge (directories with their modes; socket, lock and pid
+    # files left by a root munged that was killed included).
+    for spec in $MUNGE_DIRS; do
+        dir=${spec%:*}
+        owner=$(stat -c %U "$dir" 2>/dev/null) && [ "$owner" != munge ] &&
+            say "$dir belongs to $owner, not munge (munged was run as $owner): giving it to munge"
+        install -d -o munge -g munge -m "${spec#*:}" "$dir" ||
+            { say "cannot give $dir to munge: run chown munge:munge $dir; chmod ${spec#*:} $dir as root"; exit 1; }
+    done
     [ -f /etc/munge/munge.key ] || { mungekey --create >/dev/null 2>&1 || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null; }
-    chown munge:munge /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
-    install -d -o munge -g munge -m 0755 /run/munge
-    install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
-    # munged, run as root by hand once, leaves its log and seed owned by root; run as munge it then refuses them.
-    for file in /var/log/munge/munged.log /var/lib/munge/munged.seed; do
+    for file in /etc/munge/munge.key /var/log/munge/munged.log /var/lib/munge/munged.seed /run/munge/*; do
         owner=$(stat -c %U "$file" 2>/dev/null) || continue
         [ "$owner" = munge ] && continue
         say "$file belongs to $owner, not munge (munged was run as $owner): giving it to munge"
         chown munge:munge "$file" || { say "cannot give $file to munge: run chown munge:munge $file as root"; exit 1; }
     done
-    runuser -u munge -- munged ||
-        { say "munged did not start"; tail -n 5 /var/log/munge/munged.log >&2 || true; exit 1; }
+    chmod 0400 /etc/munge/munge.key
+    runuser -u munge -- munged || {
+        say "munged did not start (its log below names the path; each of $MUNGE_DIRS and the files in them must belong to munge: chown munge:munge PATH)"
+        tail -n 5 /var/log/munge/munged.log >&2 || true
+        exit 1
+    }
     remember munged
     for _ in $(seq 50); do munge_works && return; sleep 0.1; done
     say "munge does not answer"; exit 1

@@ -72,6 +72,9 @@ def launch(command_name: str, args: list[str]) -> None:
     args = with_aliases(command_name, args)
     parsed = preflight.parse_hydra_args(args)
     try:
+        if parsed.config_path is not None:  # -cp DIR: taken as -cd DIR, or refused in one line
+            args = preflight.config_path_as_dir(args, parsed, command.config_name)
+            parsed = preflight.parse_hydra_args(args)
         if parsed.multirun and parsed.cfg:
             raise UsageError("--cfg", "cannot be combined with -m/--multirun; drop -m to print the config")
         if any(o.split("=", 1)[0].lstrip("+~") == "attention" for o in parsed.overrides) and (

@@ -42,6 +42,52 @@ def parse_hydra_args(args: list[str]) -> argparse.Namespace:
         raise SystemExit(2) from exc
 
 
+CONFIG_PATH_FLAGS = ("-cp", "--config-path")
+
+
+def config_path_as_dir(args: list[str], parsed: argparse.Namespace, config_name: str) -> list[str]:
+    """``-cp DIR`` (``--config-path``), Hydra's primary config folder, taken as ``-cd DIR``: hopfield's own
+    configs stay on the search path (a user's config extends one of them) and DIR is searched first. Hydra
+    itself ignored it in a run and ended ``--cfg``/``--hydra-help`` with its own message; a folder that does not
+    exist or holds no ``NAME.yaml`` for the config named (``-cn NAME``, else the command's) is refused in one
+    line. Returns ``args`` with the flag rewritten as ``-cd DIR``."""
+    if parsed.config_path is None:
+        return args
+    folder = os.path.abspath(os.path.expanduser(parsed.config_path))
+    name = parsed.config_name or config_name
+    usage = (
+        "-cp DIR is the folder of your own config NAME.yaml, named with -cn NAME; hopfield's own need no -cp"
+    )
+    if not os.path.isdir(folder):
+        raise UsageError("--config-path", f"folder not found: {folder}; {usage}")
+    if parsed.config_dir is not None and os.path.abspath(os.path.expanduser(parsed.config_dir)) != folder:
+        raise UsageError(
+            "--config-path",
+            "give one folder of your configs: -cd DIR (-cp DIR means the same here), not both",
+        )
+    if not os.path.isfile(os.path.join(folder, f"{name}.yaml")):
+        mine = sorted(n[:-5] for n in os.listdir(folder) if n.endswith(".yaml"))
+        if not mine:
+            raise UsageError("--config-path", f"{folder} holds no .yaml config; {usage}")
+        raise UsageError(
+            "--config-path",
+            f"{folder} holds no {name}.yaml; allowed: -cn with one of its configs ({', '.join(mine[:8])}), "
+            "or no -cp for hopfield's own configs",
+        )
+    out, rest = [], iter(args)
+    for arg in rest:
+        flag, eq, value = arg.partition("=")
+        if flag in CONFIG_PATH_FLAGS or (len(flag) >= len("--config-p") and "--config-path".startswith(flag)):
+            if not eq:
+                next(rest, None)
+            continue
+        out.append(arg)
+    out = ["-cd", folder, *out]
+    if parse_hydra_args(out).config_path is not None:  # a spelling argparse takes but this loop does not
+        raise UsageError("--config-path", f"write it as -cp DIR or --config-path=DIR; {usage}")
+    return out
+
+
 def _known_keys(node: Any, prefix: str = "") -> None:
     """Refuse keys that the node's schema does not have (``+typo=1`` would silently do nothing)."""
     if not isinstance(node, DictConfig):

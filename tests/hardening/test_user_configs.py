@@ -126,3 +126,43 @@ def test_a_user_config_named_like_a_packaged_one_is_refused_with_the_way_out(tmp
     # -cd alone looks the command's own name up in the folder too
     assert_one_clean_line(result, "--config-name", f"-cn my_{name}")
     assert not (tmp_path / "r").exists()
+
+
+# -cp/--config-path: Hydra's primary config folder. It was ignored by a run (the package's config ran instead)
+# and ended --cfg/--hydra-help with Hydra's own "Primary config directory not found" and a traceback.
+CONFIG_PATH_CASES = {
+    "missing-folder": (["-cp", "nope"], "folder not found"),
+    "missing-folder-cfg": (["--config-path", "nope", "--cfg", "job"], "folder not found"),
+    "missing-folder-hydra-help": (["--config-path=nope", "--hydra-help"], "folder not found"),
+    "missing-folder-multirun": (["-cp", "nope", "-m", "seed=1,2"], "folder not found"),
+    "empty-folder": (["-cp", "empty"], "holds no .yaml config"),
+    "no-command-config": (
+        ["-cp", "my"],
+        "holds no retrieve.yaml; allowed: -cn with one of its configs (good)",
+    ),
+    "no-named-config": (["-cp", "my", "-cn", "other"], "holds no other.yaml; allowed: -cn with one of its"),
+    "a-file": (["-cp", "my/good.yaml", "-cn", "good"], "folder not found"),
+    "two-folders": (["-cp", "my", "-cd", "empty", "-cn", "good"], "not both"),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_PATH_CASES))
+def test_a_config_path_without_the_config_is_one_line(tmp_path, monkeypatch, case):
+    args, words = CONFIG_PATH_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "my", "good", (HEAD + "dim: 8\nseed: 3\n").encode())
+    (tmp_path / "empty").mkdir()
+    result = hopfield("retrieve", *args, "num_patterns=8", f"hydra.run.dir={tmp_path / 'run'}")
+    assert_one_clean_line(result, "--config-path", words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "my"]  # no run folder, no outputs/
+
+
+@pytest.mark.parametrize(
+    "flag", [["-cp", "my"], ["--config-path", "my"], ["--config-path=my"], ["-cd", "my"]]
+)
+def test_a_config_path_with_the_config_is_used_like_config_dir(tmp_path, monkeypatch, flag):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "my", "good", (HEAD + "dim: 8\nseed: 3\n").encode())
+    result = hopfield("retrieve", *flag, "-cn", "good", "--cfg", "job")
+    assert result.returncode == 0, result.stderr
+    assert "dim: 8" in result.stdout and "seed: 3" in result.stdout

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hopfield_cli.config import register_configs
 from hopfield_cli.config.options import GROUPS
@@ -102,15 +102,16 @@ def check_shadowing(extra_dir: str | None, config_name: str) -> None:
 
 
 @contextmanager
-def composition_errors() -> Iterator[None]:
-    """Hydra's and OmegaConf's errors while composing or overriding a config, as one UsageError naming the field."""
+def composition_errors(diagnose: Callable[[], UsageError | None] | None = None) -> Iterator[None]:
+    """Hydra's and OmegaConf's errors while composing or overriding a config, as one UsageError naming the
+    field. ``diagnose`` names the override at fault when Hydra's error carries no key (see ``describe_error``)."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         yield
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise describe_error(exc) from None
+        raise describe_error(exc, diagnose) from None
     except (TypeError, KeyError, AttributeError, IndexError) as exc:  # Hydra internals on odd overrides
         raise UsageError("overrides", f"cannot compose the config ({type(exc).__name__}: {exc})") from None
 
@@ -120,10 +121,40 @@ def compose(hydra: Any, config_name: str, overrides: list[str], *, multirun: boo
     from hydra.types import RunMode
 
     mode = RunMode.MULTIRUN if multirun else RunMode.RUN
-    with composition_errors():
+    with composition_errors(lambda: misplaced_override(hydra, config_name, overrides)):
         return hydra.compose_config(
             config_name=config_name, overrides=list(overrides), run_mode=mode, with_log_configuration=True
         )
+
+
+def misplaced_override(hydra: Any, config_name: str, overrides: list[str]) -> UsageError | None:
+    """The override that Hydra's defaults list refused, found from the config as composed without overrides.
+
+    Hydra refuses these with a ConfigCompositionException that names no key in its attributes (or names the
+    group as an unknown key): ``[+]group=option`` for a group this command does not have, ``+group=option``
+    for a group it has, and ``+key=value`` for a key it has. None when no override is one of them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.types import RunMode
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides=list(overrides))
+        base = hydra.compose_config(config_name=config_name, overrides=[], run_mode=RunMode.RUN)
+    except Exception:  # noqa: BLE001 - the overrides or the config itself are at fault: the caller says so
+        return None
+    chosen = set(base.hydra.runtime.choices)
+    for override in parsed:
+        key = override.key_or_group
+        is_group = bool(hydra.config_loader.get_group_options(key))
+        if is_group and key not in chosen:
+            return UsageError(
+                key, "is not a config group of this command; run with --help to list the groups"
+            )
+        if override.is_add() and not override.is_force_add():
+            if is_group and key in chosen:
+                return UsageError(key, f"is chosen already: write {key}={override.value()} (without the +)")
+            if not is_group and OmegaConf.select(base, key, default=None) is not None:
+                return UsageError(key, f"is set already: write {key}={override.value()} (without the +)")
+    return None
 
 
 def _one_line(text: Any) -> str:
@@ -164,56 +195,99 @@ def _schema_fields(owner: str) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)] if cls is not None else []
 
 
-def describe_error(exc: BaseException) -> UsageError:
-    """Turn a Hydra/OmegaConf composition error into a one-line UsageError naming the field."""
-    from hydra.errors import MissingConfigException
-    from omegaconf.errors import OmegaConfBaseException
+# OmegaConf's value nodes -> what a value of the field must be.
+_NODE_KINDS = {
+    "IntegerNode": "an integer",
+    "FloatNode": "a float",
+    "BooleanNode": "a boolean (true or false)",
+    "StringNode": "a string",
+    "BytesNode": "bytes",
+    "PathNode": "a path",
+}
+_ELEMENT_KINDS = {int: "an integer", float: "a float", bool: "a boolean (true or false)", str: "a string"}
+
+
+def describe_error(exc: BaseException, diagnose: Callable[[], UsageError | None] | None = None) -> UsageError:
+    """A Hydra/OmegaConf composition error as a one-line UsageError naming the field.
+
+    Mapped from the exception's type and its key attributes, never from its English text:
+    - UsageError (or one raised inside Hydra by a config file's check): itself;
+    - hydra MissingConfigException: ``missing_cfg_file`` and ``options`` (an unknown option of a group, or a
+      launcher/sweeper whose plugin is missing);
+    - omegaconf ConfigKeyError/ConfigAttributeError: ``full_key`` and ``object_type`` (the schema class, which
+      names the option and its fields);
+    - omegaconf ValidationError: ``full_key``, ``value`` and the type of ``child_node`` (or of the list's
+      element type) say what the value must be;
+    - omegaconf MissingMandatoryValue: ``full_key``;
+    - any other OmegaConf error: ``full_key`` and its first line;
+    - hydra ConfigCompositionException: first ``diagnose`` (``misplaced_override``: a group this command does
+      not have, a ``+`` on what it has), then its OmegaConf cause as above.
+    """
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, MissingMandatoryValue, ValidationError
 
     if isinstance(exc, UsageError):
         return exc
     if isinstance(exc.__cause__, UsageError):  # a config file's check (config_files), raised inside Hydra
         return exc.__cause__
     if isinstance(exc, MissingConfigException):
-        missing = str(exc.missing_cfg_file or "")
-        group, _, wanted = missing.rpartition("/")
-        if group == "hydra/launcher" and missing_plugin(wanted) is not None:
-            return missing_plugin(wanted)  # type: ignore[return-value]
-        if group == "hydra/sweeper" and wanted == "optuna":
-            return UsageError(
-                group,
-                "'optuna' needs hydra-optuna-sweeper, which is not installed: pip install 'hopfield-cli[search]'",
-            )
-        options = sorted(o for o in (exc.options or []) if not o.endswith("_schema"))
-        if group and options:
-            close = difflib.get_close_matches(wanted, options, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            return UsageError(group, f"unknown option '{wanted}'; allowed: {', '.join(options)}{hint}")
-        return UsageError("config", _one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else exc))
-    cause = exc.__cause__ if exc.__cause__ is not None else exc
-    if isinstance(cause, OmegaConfBaseException):
+        return _missing_config(exc)
+    if isinstance(exc, ConfigCompositionException) and diagnose is not None:
+        found = diagnose()  # an override the defaults list refused, named from the config without overrides
+        if found is not None:
+            return found
+    cause = _omegaconf_cause(exc)
+    if cause is not None:
         key = str(getattr(cause, "full_key", None) or "config")
-        msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        if "not in" in msg and "Key" in msg:
-            owner = msg.rsplit("'", 2)[-2] if msg.count("'") >= 4 else ""
+        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
+            owner = getattr(getattr(cause, "object_type", None), "__name__", "")
             return _unknown_key(key, owner, _schema_fields(owner))
-        if "could not be converted to" in msg:
-            wanted = msg.rsplit("could not be converted to", 1)[1].strip(" .").lower()
-            got = msg.split("'")[1] if msg.count("'") >= 2 else "?"
-            article = "an" if wanted[:1] in "aeiou" else "a"
-            return UsageError(key, f"must be {article} {wanted}, got '{got}'")
-        return UsageError(key, _one_line(msg))
+        if isinstance(cause, ValidationError):
+            kind = _NODE_KINDS.get(type(getattr(cause, "child_node", None)).__name__)
+            if kind is None:
+                element = getattr(
+                    getattr(getattr(cause, "parent_node", None), "_metadata", None), "element_type", None
+                )
+                kind = _ELEMENT_KINDS.get(element)
+            if kind is not None:
+                return UsageError(key, f"must be {kind}, got '{getattr(cause, 'value', '?')}'")
+        if isinstance(cause, MissingMandatoryValue):
+            return UsageError(key, f"has no value: set it with {key}=VALUE")
+        return UsageError(key, _first_line(cause))
+    return UsageError("overrides", _first_line(exc))
+
+
+def _omegaconf_cause(exc: BaseException) -> Any:
+    """The OmegaConf error behind ``exc`` (itself, or along its chain of causes), None if there is none."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # Hydra wraps an OmegaConf error at most a few times
+        if seen is None or isinstance(seen, OmegaConfBaseException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
     lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    if "Could not override" in text or "Could not append" in text:
-        key = text.split("'")[1] if "'" in text else "config"
-        if "No match in the defaults list" in text:
-            return UsageError(
-                key, "is not a config group of this command; run with --help to list the groups"
-            )
-        if any("+" in ln and "append" in ln for ln in lines):
-            return UsageError(key, "unknown key; run with --help to list the fields")
-        return UsageError(key, _one_line(lines[-1]))
-    if "ConfigKeyError raised while composing" in text and text.startswith("In '"):
-        group = text[4:].split("/", 1)[0]
-        return UsageError(group, "is not a config group of this command; run with --help to list the groups")
-    return UsageError("overrides", _one_line(" ".join(lines[:2])))
+    return _one_line(lines[0]) if lines else type(exc).__name__
+
+
+def _missing_config(exc: Any) -> UsageError:
+    """An option no config file provides (``missing_cfg_file`` is ``group/option``), with what is allowed."""
+    missing = str(exc.missing_cfg_file or "")
+    group, _, wanted = missing.rpartition("/")
+    if group == "hydra/launcher" and missing_plugin(wanted) is not None:
+        return missing_plugin(wanted)  # type: ignore[return-value]
+    if group == "hydra/sweeper" and wanted == "optuna":
+        return UsageError(
+            group,
+            "'optuna' needs hydra-optuna-sweeper, which is not installed: pip install 'hopfield-cli[search]'",
+        )
+    options = sorted(o for o in (exc.options or []) if not o.endswith("_schema"))
+    if group and options:
+        close = difflib.get_close_matches(wanted, options, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return UsageError(group, f"unknown option '{wanted}'; allowed: {', '.join(options)}{hint}")
+    return UsageError("config", f"config not found: {missing or _first_line(exc)}")

@@ -112,7 +112,20 @@ def launch(command_name: str, args: list[str]) -> None:
     run_once(hydra, cfg, config_name, command, typed)
 
 
-def print_estimate(command: Command, typed: Any) -> None:
+def estimate_sweep(hydra: Any, command: Command, config_name: str, overrides: list[str]) -> None:
+    """``-m ... estimate=true``: each job's estimate (those ``sweep_combinations`` lists), nothing run, no folder
+    made. Before, the sweep ignored estimate=true and ran every job, with no memory check at all."""
+    from hopfield_cli.report.console import say
+
+    for i, combination in enumerate(preflight.sweep_combinations(overrides)):
+        swept = [o for o in combination if o not in overrides]
+        typed = preflight.checked(command, compose(hydra, config_name, combination))
+        say(f"job {i}: {' '.join(swept) or '(no swept value)'}")
+        print_estimate(command, typed, last=False)
+    say("estimate only (estimate=true): no job was run")
+
+
+def print_estimate(command: Command, typed: Any, *, last: bool = True) -> None:
     """``estimate=true``: the run's device, memory and time, printed; nothing is run and no folder made."""
     from hopfield_cli.app import resources
     from hopfield_cli.app.checks import footprint_of
@@ -126,7 +139,8 @@ def print_estimate(command: Command, typed: Any) -> None:
     terms = [] if command.name == "reproduce" else footprint_of(command.name, typed)
     for line in resources.estimate_lines(command.name, typed, terms):
         say(line)
-    say("estimate only (estimate=true): nothing was run")
+    if last:
+        say("estimate only (estimate=true): nothing was run")
 
 
 def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: Any) -> None:
@@ -182,6 +196,9 @@ def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[st
     slurm.check_request(cfg)  # a SLURM request no node can meet: refused before anything is queued
     preflight.check_output_folder(cfg, multirun=True)
     preflight.check_sweep(hydra, command, config_name, overrides)
+    if cfg.get("estimate", False):  # -m ... estimate=true ran every job, memory unchecked (issue 26)
+        estimate_sweep(hydra, command, config_name, overrides)
+        return
     with sweep_folder(cfg, overrides) as pinned:  # one sweep at a time in the folder
         returns = hydra.multirun(
             config_name=config_name,

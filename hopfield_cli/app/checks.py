@@ -151,12 +151,12 @@ def check_budget(cfg: Any, num_patterns: int) -> None:
         raise CapacityError("memory_budget", exc.message) from None
 
 
-def check_footprint(command: str, cfg: Any) -> None:
-    """The run's footprint against the memory of its device (a GPU's free memory on CUDA); not refused with
-    ``estimate=true``, which prints the estimate instead (``app.resources``)."""
+def check_footprint(command: Any, cfg: Any) -> None:
+    """The footprint of a run of ``command`` (an ``app.commands.Command``) against the memory of its device (a
+    GPU's free memory on CUDA); not refused with ``estimate=true``, which prints the estimate instead."""
     if getattr(cfg, "estimate", False):
         return
-    check_memory(footprint_of(command, cfg), device=getattr(cfg, "device", None))
+    check_memory(command.footprint(cfg), device=getattr(cfg, "device", None))
 
 
 def check_memory(terms: list[Any], available: int | None = None, device: str | None = None) -> None:
@@ -181,23 +181,6 @@ def check_memory(terms: list[Any], available: int | None = None, device: str | N
     )
 
 
-def footprint_of(command: str, cfg: Any) -> list[Any]:
-    """The footprint of a run of ``command``: its experiment module's ``footprint(cfg)``."""
-    if command == "store":
-        from hopfield_cli.experiments.store import footprint
-    elif command == "retrieve":
-        from hopfield_cli.experiments.retrieve import footprint
-    elif command == "capacity-sweep":
-        from hopfield_cli.experiments.capacity_sweep.sweep import footprint
-    elif command == "attention-heads":
-        from hopfield_cli.experiments.attention_heads.from_file import footprint
-    elif command == "train":
-        from hopfield_cli.experiments.train.run import footprint
-    else:
-        from hopfield_cli.experiments.metastable_scan.scan import footprint
-    return footprint(cfg)
-
-
 def largest_n(command: str, cfg: Any) -> int:
     """The most patterns one modern-network score block of this run must hold (1 when read from a file)."""
     from hopfield_cli.experiments.footprint import generated
@@ -205,7 +188,9 @@ def largest_n(command: str, cfg: Any) -> int:
     if not generated(cfg) or command == "store":
         return 1
     if command == "capacity-sweep":
-        return int(cfg.n_max) if "modern" in cfg.models else 1
+        from hopfield_cli.experiments.capacity_sweep.schedule import n_limit
+
+        return n_limit(cfg) if "modern" in cfg.models else 1
     if command == "retrieve" and cfg.model.name != "modern":
         return 1
     return int(cfg.num_patterns)
@@ -226,7 +211,9 @@ def check_families(command: str, cfg: Any) -> None:
     elif command == "capacity-sweep":
         families = {m: (getattr(cfg.families, m), f"families.{m}") for m in cfg.models}
         betas, beta_field = (cfg.betas, "betas") if cfg.betas else ([cfg.beta], "beta")
-        n, dims = cfg.n_max, cfg.dims or [cfg.dim]
+        from hopfield_cli.experiments.capacity_sweep.schedule import n_limit
+
+        n, dims = n_limit(cfg), cfg.dims or [cfg.dim]
     else:
         return
     for name, (family, prefix) in families.items():
@@ -243,28 +230,26 @@ def check_families(command: str, cfg: Any) -> None:
             raise UsageError(f"{prefix}.n", problem)
 
 
-def check_resources(command: str, cfg: Any) -> None:
-    """Device, dtype, memory_budget, the families' numeric ranges and the memory footprint of the run."""
-    if command == "reproduce":  # its sub-runs are composed and checked as their own commands (app/reproduce)
-        check_device(cfg)
-        return
-    if command == "attention-heads":
-        check_footprint(command, cfg)
-        return
-    if command == "train":
-        check_device(cfg)
-        check_footprint(command, cfg)
-        return
-    check_families(command, cfg)
-    check_device(cfg)
-    check_budget(cfg, largest_n(command, cfg))
-    check_footprint(command, cfg)
+def check_resources(command: Any, cfg: Any) -> None:
+    """The checks an ``app.commands.Command`` names (``Command.checks``), in order: its families' numeric
+    ranges, its device and dtype, ``memory_budget`` against its largest score block, its memory footprint."""
+    for check in command.checks:
+        if check == "families":
+            check_families(command.name, cfg)
+        elif check == "device":
+            check_device(cfg)
+        elif check == "budget":
+            check_budget(cfg, largest_n(command.name, cfg))
+        elif check == "footprint":
+            check_footprint(command, cfg)
+        else:
+            raise ValueError(f"{command.name}: unknown check {check!r}")
 
 
-def check_typed(command: str, typed: Any) -> None:
+def check_typed(command: Any, typed: Any) -> None:
     """Every check of a typed config, in order: the fields' ranges and relations (``config.check_values``),
     then the input files and outputs, then device, families and memory. The one sequence for a user's run
     (``preflight.checked``) and for reproduce's sub-runs (``app.reproduce``)."""
     check_values(typed)
-    check_inputs(command, typed)
+    check_inputs(command.name, typed)
     check_resources(command, typed)

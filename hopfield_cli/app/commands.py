@@ -1,7 +1,8 @@
 """The table of commands: each subcommand's config name, schema, experiment, help line and examples.
 
-An explicit table (no strings handed to importlib): each ``run`` imports its experiment when called, so a
-config error or ``--help`` never pays for torch.
+An explicit table (no strings handed to importlib): each command imports its experiment module when it runs
+or weighs a run, so a config error or ``--help`` never pays for torch. What a command is lives here, once:
+adding one means one ``Command`` row, its schema in ``config.commands`` and its experiment module.
 """
 
 from __future__ import annotations
@@ -9,71 +10,91 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from hopfield_cli.config.commands import COMMAND_SCHEMAS
 
 
-def _store(cfg: Any, run_dir: Path) -> Any:
+# Each command's experiment module, imported when first needed. A module has ``run(cfg, run_dir)`` and
+# ``footprint(cfg)`` (the memory terms of ``experiments.footprint`` that ``app.checks`` weighs before any work).
+def _store(cfg: Any) -> ModuleType:
     from hopfield_cli.experiments import store
 
-    return store.run(cfg, run_dir)
+    return store
 
 
-def _retrieve(cfg: Any, run_dir: Path) -> Any:
+def _retrieve(cfg: Any) -> ModuleType:
     from hopfield_cli.experiments import retrieve
 
-    return retrieve.run(cfg, run_dir)
+    return retrieve
 
 
-def _capacity_sweep(cfg: Any, run_dir: Path) -> Any:
-    from hopfield_cli.experiments.capacity_sweep import sweep as capacity_sweep
+def _capacity_sweep(cfg: Any) -> ModuleType:
+    from hopfield_cli.experiments.capacity_sweep import sweep
 
-    return capacity_sweep.run(cfg, run_dir)
-
-
-def _metastable_scan(cfg: Any, run_dir: Path) -> Any:
-    from hopfield_cli.experiments.metastable_scan import scan as metastable_scan
-
-    return metastable_scan.run(cfg, run_dir)
+    return sweep
 
 
-def _attention_heads(cfg: Any, run_dir: Path) -> Any:
+def _metastable_scan(cfg: Any) -> ModuleType:
+    from hopfield_cli.experiments.metastable_scan import scan
+
+    return scan
+
+
+def _attention_heads(cfg: Any) -> ModuleType:
     if cfg.attention is None:  # pretrained=minilm|FOLDER: run the model, classify its heads
-        from hopfield_cli.experiments.attention_heads import pretrained as model_heads
+        from hopfield_cli.experiments.attention_heads import pretrained
 
-        return model_heads.run(cfg, run_dir)
-    from hopfield_cli.experiments.attention_heads import from_file as attention_heads
+        return pretrained
+    from hopfield_cli.experiments.attention_heads import from_file
 
-    return attention_heads.run(cfg, run_dir)
+    return from_file
 
 
-def _train(cfg: Any, run_dir: Path) -> Any:
+def _train(cfg: Any) -> ModuleType:
     from hopfield_cli.experiments.train import run
 
-    return run.run(cfg, run_dir)
+    return run
 
 
-def _reproduce(cfg: Any, run_dir: Path) -> Any:
-    from hopfield_cli.app import reproduce
+def _reproduce(cfg: Any) -> Any:
+    from hopfield_cli.app.checks import check_typed
+    from hopfield_cli.app.reproduce import Reproduce
 
-    return reproduce.run(cfg, run_dir)
+    return Reproduce(check=lambda name, typed: check_typed(COMMANDS[name], typed))
+
+
+# The checks of ``app.checks.check_resources``, in order, by name.
+MODEL_CHECKS = ("families", "device", "budget", "footprint")  # a core model family at a size the config sets
 
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: ``hopfield <name>`` composes ``conf/<config_name>.yaml`` and calls ``run``."""
+    """One subcommand: ``hopfield <name>`` composes ``conf/<config_name>.yaml`` (schema ``schema``), checks it
+    (``checks``, ``footprint``) and calls ``run``, which writes the ``tables`` (Parquet + CSV) and a
+    ``summary.json`` in its results folder."""
 
     name: str
     config_name: str
-    run: Callable[[Any, Path], Any]
+    experiment: Callable[[Any], Any]  # the module (or object) with run(cfg, run_dir) and footprint(cfg)
     summary: str
     examples: tuple[str, ...]
+    tables: tuple[str, ...]  # the stems of its result tables, the first one row per measured unit
+    checks: tuple[str, ...] = MODEL_CHECKS
     resumable: bool = False  # keeps finished cells in cells.jsonl and takes resume=<folder>
 
     @property
     def schema(self) -> type:
         return COMMAND_SCHEMAS[self.config_name]
+
+    def run(self, cfg: Any, run_dir: Path) -> Any:
+        """The experiment, in ``run_dir`` (``tasks.run_single``/``run_job`` call it with the log and errors)."""
+        return self.experiment(cfg).run(cfg, run_dir)
+
+    def footprint(self, cfg: Any) -> list[Any]:
+        """The memory terms of a run, from its config and its inputs' headers, before anything is allocated."""
+        return list(getattr(self.experiment(cfg), "footprint", lambda _cfg: [])(cfg))
 
 
 COMMANDS: dict[str, Command] = {
@@ -89,6 +110,7 @@ COMMANDS: dict[str, Command] = {
                 "hopfield store patterns=sphere patterns.radius_k=3 dim=20",
                 "hopfield store patterns=correlated patterns.correlation=0.3 num_patterns=500",
             ),
+            tables=(),
         ),
         Command(
             "retrieve",
@@ -101,6 +123,7 @@ COMMANDS: dict[str, Command] = {
                 "hopfield retrieve model=dense model.n=4 num_patterns=200 corruption=flip_bernoulli",
                 "hopfield retrieve -m beta=0.5,2,8 corruption=noise corruption.sigma=0.3",
             ),
+            tables=("results",),
         ),
         Command(
             "capacity-sweep",
@@ -112,6 +135,7 @@ COMMANDS: dict[str, Command] = {
                 "hopfield capacity-sweep models=[modern,classical,dense] families.dense.n=4 dims=[16,32]",
                 "hopfield capacity-sweep patterns=sphere patterns.radius_k=1 betas=[1,4,16] trials=10",
             ),
+            tables=("results", "capacity"),
             resumable=True,
         ),
         Command(
@@ -124,6 +148,7 @@ COMMANDS: dict[str, Command] = {
                 "hopfield metastable-scan clusters=8 cluster_spread=0.05 num_patterns=128",
                 "hopfield metastable-scan clusters=0 num_patterns=256 num_betas=12",
             ),
+            tables=("betas", "fixed_points"),
             resumable=True,
         ),
         Command(
@@ -132,6 +157,8 @@ COMMANDS: dict[str, Command] = {
             _attention_heads,
             "Classify attention heads into the paper's classes I-IV by k90 (Section 4).",
             ("hopfield attention-heads attention=bert_attentions.safetensors",),
+            tables=("attention_heads", "attention_queries"),
+            checks=("footprint",),
         ),
         Command(
             "train",
@@ -143,6 +170,8 @@ COMMANDS: dict[str, Command] = {
                 "hopfield train task=bit_pattern layer=pooling epochs=10",
                 "hopfield train -m task=latch layer=hopfield,pooling,lookup,lstm seed=0,1",
             ),
+            tables=("results",),
+            checks=("device", "footprint"),
             resumable=True,
         ),
         Command(
@@ -155,6 +184,8 @@ COMMANDS: dict[str, Command] = {
                 "hopfield reproduce profile=full attention=examples/attentions.safetensors",
                 "hopfield reproduce claims=[eq3_attention,energy_descent]",
             ),
+            tables=("claim_cells",),
+            checks=("device",),  # its sub-runs are composed and checked as their own commands (app/reproduce)
             resumable=True,
         ),
     )

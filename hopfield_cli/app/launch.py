@@ -128,7 +128,6 @@ def estimate_sweep(hydra: Any, command: Command, config_name: str, overrides: li
 def print_estimate(command: Command, typed: Any, *, last: bool = True) -> None:
     """``estimate=true``: the run's device, memory and time, printed; nothing is run and no folder made."""
     from hopfield_cli.app import resources
-    from hopfield_cli.app.checks import footprint_of
     from hopfield_cli.report.console import say
 
     resources.set_threads(getattr(typed, "threads", None))
@@ -136,7 +135,7 @@ def print_estimate(command: Command, typed: Any, *, last: bool = True) -> None:
     if warning is not None:
         say(warning, err=True)
     say(resources.line(resources.describe(typed)))
-    terms = [] if command.name == "reproduce" else footprint_of(command.name, typed)
+    terms = command.footprint(typed)
     for line in resources.estimate_lines(command.name, typed, terms):
         say(line)
     if last:
@@ -150,7 +149,6 @@ def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: An
     from hydra.types import HydraContext, RunMode
     from omegaconf import open_dict
 
-    from hopfield_cli.app.logs import run_logged
     from hopfield_cli.app.run_folder import run_folder
     from hopfield_cli.app.tasks import run_single
 
@@ -159,10 +157,9 @@ def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: An
     callbacks = Callbacks(cfg)
     callbacks.on_run_start(config=cfg, config_name=config_name)
     with run_folder(cfg) as created:  # one run at a time in the folder; nothing left if Hydra cannot write it
-        single = functools.partial(run_single, created=created)
         ret = run_job(
             hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-            task_function=lambda _task_cfg: run_logged(command, typed, single),
+            task_function=lambda _task_cfg: run_single(command, typed, created),
             config=cfg,
             job_dir_key="hydra.run.dir",
             job_subdir_key=None,
@@ -185,10 +182,10 @@ def output_lost(folder: str) -> None:
 
 def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[str]) -> None:
     """Check every combination, run the multirun, then exit 1 when a job failed or is missing."""
-    from hopfield_cli.app.logs import logged_job
     from hopfield_cli.app.merge import read_outcome
     from hopfield_cli.app.objective import check_sweeper
     from hopfield_cli.app.run_folder import sweep_folder
+    from hopfield_cli.app.tasks import run_job
 
     cfg = compose(hydra, config_name, overrides, multirun=True)
     preflight.check_launcher(cfg)
@@ -202,7 +199,7 @@ def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[st
     with sweep_folder(cfg, overrides) as pinned:  # one sweep at a time in the folder
         returns = hydra.multirun(
             config_name=config_name,
-            task_function=functools.partial(logged_job, command.name),
+            task_function=functools.partial(run_job, command.name),
             overrides=[*pinned, "hydra.mode=MULTIRUN"],
         )
     sweep_dirs = {Path(str(r.hydra_cfg.hydra.sweep.dir)) for batch in returns or [] for r in batch}

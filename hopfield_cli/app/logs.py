@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hopfield_cli.app.commands import COMMANDS, Command
-from hopfield_cli.app.objective import read_metric
-from hopfield_cli.app.tasks import run_job  # at import: a launcher's worker unpickles ``logged_job`` first
+from hopfield_cli.app.commands import Command
 from hopfield_cli.config import option_text
-from hopfield_cli.errors import UsageError
-from hopfield_cli.report.console import output_log, say
-from hopfield_cli.report.files import provenance
+from hopfield_cli.report.console import output_log
 
 # Loggers of libraries that talk at INFO about themselves, not about the run.
 NOISY_LIBRARIES = ("matplotlib", "PIL", "fsspec", "numexpr", "h5py", "asyncio")
@@ -109,81 +105,3 @@ def results_folder(command: Command, typed: Any, run_dir: Path) -> Path:
     """Where the results are: the resumed folder of a resumable sweep, else the run folder."""
     resume = getattr(typed, "resume", None) if command.resumable else None
     return Path(str(resume)).expanduser() if resume else run_dir
-
-
-def _logging_errors(run: Callable[[Any, Path], Any]) -> Callable[[Any, Path], Any]:
-    """``run``, with a usage error or an interrupt also written to the log (the console line comes from
-    ``tasks.run_single``)."""
-
-    def logged(typed: Any, run_dir: Path) -> Any:
-        try:
-            return run(typed, run_dir)
-        except UsageError as error:
-            output_log.info("error: %s: %s", error.field, error.message)
-            raise
-        except KeyboardInterrupt:
-            output_log.info("interrupted")
-            raise
-
-    return logged
-
-
-def run_logged(command: Command, typed: Any, run_single: Callable[..., None], *args: Any) -> None:
-    """A single run (``tasks.run_single(command, typed, *args)``) with its log: the command line and config
-    summary first, the results folder last."""
-    from hydra.core.hydra_config import HydraConfig
-
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    config = dataclasses.asdict(typed)
-    with job_log(run_dir), provenance(command.name, config, config.get("seed")):
-        say(" ".join(["hopfield", command.name, *HydraConfig.get().overrides.task]))
-        say(config_summary(command, typed))
-        run_single(dataclasses.replace(command, run=_logging_errors(command.run)), typed, *args)
-        folder = results_folder(command, typed, run_dir)
-        metric = getattr(typed, "optimized_metric", None)
-        if metric:
-            try:
-                say(f"objective: {metric} = {read_metric(folder, metric):.6g}")
-            except UsageError as error:  # the results are written; the key names no number in them
-                say(f"error: {error.field}: {error.message}", err=True)
-                raise SystemExit(error.exit_code) from None
-        say(f"results in {folder}")
-
-
-def logged_job(command_name: str, cfg: Any) -> Any:
-    """One job of a multirun (``tasks.run_job``) with its log; picklable through ``functools.partial``.
-
-    Returns the job's record, or with ``optimized_metric=`` its objective (None when the job failed): the
-    number Hydra's Optuna sweeper optimises."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
-
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    config = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k != "hydra"}
-    with job_log(run_dir), provenance(command_name, config, config.get("seed")):
-        say(f"hopfield {command_name}, job {hydra_cfg.job.num}: {' '.join(hydra_cfg.overrides.task)}")
-        record = run_job(command_name, cfg)
-        say(f"job {record.get('job')}: {record.get('status')}; results in {run_dir}")
-        metric = config.get("optimized_metric")
-        if metric:
-            return job_objective(command_name, config, run_dir, record, str(metric))
-    return record
-
-
-def job_objective(
-    command_name: str, config: dict[str, Any], run_dir: Path, record: dict[str, Any], metric: str
-) -> float | None:
-    """The job's ``optimized_metric`` read from its summary.json, said in its log; None for a failed job."""
-    if record.get("status") != "ok":
-        return None
-    command = COMMANDS[command_name]
-    resume = config.get("resume") if command.resumable else None
-    folder = Path(str(resume)).expanduser() if resume else run_dir
-    try:
-        value = read_metric(folder, metric)
-    except UsageError as error:
-        say(f"error: {error.field}: {error.message}", err=True)
-        return None
-    say(f"job {record.get('job')}: objective {metric} = {value:.6g}")
-    return value

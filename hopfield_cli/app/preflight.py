@@ -162,7 +162,7 @@ def checked(command: Command, cfg: DictConfig) -> Any:
         hydra_node = HydraConfig.get() if HydraConfig.initialized() else None
     if hydra_node is not None and OmegaConf.select(hydra_node, "job.chdir", default=False):
         launched_from(typed, OmegaConf.select(hydra_node, "runtime.cwd", default=None) or os.getcwd())
-    checks.check_typed(command.name, typed)
+    checks.check_typed(command, typed)
     from hopfield_cli.app.trackers import check_available
 
     check_available(typed)  # logger=mlflow without its extra: one line naming it
@@ -369,7 +369,7 @@ class _Values:
             for part in parents:
                 owner = getattr(owner, part)
             setattr(owner, leaf, value)
-        checks.check_typed(self.command.name, typed)
+        checks.check_typed(self.command, typed)
 
 
 def check_sweep(hydra: Any, command: Command, config_name: str, overrides: list[str]) -> None:

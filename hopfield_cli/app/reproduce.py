@@ -8,11 +8,28 @@ Hydra object of its own; the one of the running job (GlobalHydra) is put back af
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+Check = Callable[[str, Any], None]  # (command name, typed config): the checks that command applies
 
-def sub_configs(cfg: Any) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Reproduce:
+    """The experiment of ``hopfield reproduce``; ``check`` applies a sub-run's own command's checks (given by
+    the command table, which this module cannot import: the table imports it)."""
+
+    check: Check
+
+    def run(self, cfg: Any, run_dir: Path) -> Any:
+        from hopfield_cli.experiments.reproduce import run as reproduce
+
+        return reproduce.run(cfg, run_dir, sub_configs(cfg, self.check))
+
+
+def sub_configs(cfg: Any, check: Check) -> dict[str, Any]:
     """The typed config of every named experiment the selected claims run."""
     from hydra.core.global_hydra import GlobalHydra
 
@@ -30,7 +47,7 @@ def sub_configs(cfg: Any) -> dict[str, Any]:
         for experiment in needed:
             command, config_name = SUBRUNS[experiment]
             overrides = subrun_overrides(cfg.profile, experiment, int(cfg.seed), str(cfg.device))
-            out[experiment] = _checked(command, compose(hydra, config_name, overrides))
+            out[experiment] = _checked(command, compose(hydra, config_name, overrides), check)
         return out
     finally:
         GlobalHydra.instance().clear()
@@ -38,22 +55,14 @@ def sub_configs(cfg: Any) -> dict[str, Any]:
             GlobalHydra.instance().initialize(saved)
 
 
-def _checked(command: str, composed: Any) -> Any:
+def _checked(command: str, composed: Any, check: Check) -> Any:
     """The typed sub-config after the checks its own command applies (``checks.check_typed``). Not
     ``preflight.checked``: that one starts from a user's overrides (unknown keys) and imports the command
     table, which imports this module."""
     from omegaconf import OmegaConf, open_dict
 
-    from hopfield_cli.app import checks
-
     with open_dict(composed):
         composed.pop("hydra", None)
     typed = OmegaConf.to_object(composed)
-    checks.check_typed(command, typed)
+    check(command, typed)
     return typed
-
-
-def run(cfg: Any, run_dir: Path) -> Any:
-    from hopfield_cli.experiments.reproduce import run as reproduce
-
-    return reproduce.run(cfg, run_dir, sub_configs(cfg))

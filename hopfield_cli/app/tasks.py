@@ -1,8 +1,13 @@
-"""What Hydra runs: one experiment in its run folder, with failures turned into one line or a job record.
+"""What Hydra runs: the one wrapper between the launch and a command's ``run``, which owns its log and errors.
+
+    launch.run_once --(Hydra's run_job)--> run_single --> command.run     (a single run)
+    Hydra's launcher --------------------> run_job    --> command.run     (each job of a multirun)
 
 A single run (``run_single``) gets the config that ``launch`` composed and checked once. A multirun job
 (``run_job``, handed to the launcher as ``functools.partial(run_job, command)``, which pickles) checks its own
-config, because it may run in another process or on another machine. One job's failure must not end the sweep:
+config, because it may run in another process or on another machine. Both open the run's log and provenance,
+say the command line and config, run ``experiment`` (resources, trackers, the disk and memory errors as one
+line) and end with the results folder. One job's failure must not end the sweep:
 Hydra's BasicSweeper re-raises a job's exception after the batch (the other batches and the merge would never
 run) and does not catch SystemExit at all. So a job records ``ok``/``failed`` in ``<job dir>/job_status.json``
 and returns normally; the merge (``app/merge``) names the failed jobs.
@@ -10,6 +15,7 @@ and returns normally; the merge (``app/merge``) names the failed jobs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -26,9 +32,13 @@ from omegaconf import DictConfig
 
 from hopfield_cli.app.commands import COMMANDS, Command
 from hopfield_cli.app.compose import quiet_launcher_schema_warning
+from hopfield_cli.app.logs import config_summary, job_log, results_folder
+from hopfield_cli.app.objective import read_metric
 from hopfield_cli.app.run_folder import os_error, remove_stub, work_folder_lock
 from hopfield_cli.config import register_configs
 from hopfield_cli.errors import CapacityError, UsageError
+from hopfield_cli.report.console import output_log, say
+from hopfield_cli.report.files import provenance
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +85,7 @@ def error_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _experiment(command: Command, typed: Any, run_dir: Path) -> Any:
+def experiment(command: Command, typed: Any, run_dir: Path) -> Any:
     """The experiment, holding a resumed sweep's folder; a disk error (full, ``ulimit -f``, immutable file)
     becomes one line naming the field of the folder or file."""
     from hopfield_cli.app.trackers import tracking
@@ -117,38 +127,50 @@ def show_resources(typed: Any) -> None:
     say(resources.line(info))
 
 
-def _output_dir() -> Path:
-    from hydra.core.hydra_config import HydraConfig
-
-    return Path(HydraConfig.get().runtime.output_dir)
-
-
 def run_single(command: Command, typed: Any, created: Path | None = None) -> None:
-    """Run one experiment in Hydra's run folder; a usage error or an interrupt ends in one line.
+    """Run one experiment in Hydra's run folder, with its log; a usage error or an interrupt ends in one line.
 
-    A usage error found only now (in the data, or a full disk) leaves no stub run folder: ``remove_stub``
-    removes what Hydra made, and ``created`` (the topmost folder this run created) if it is left empty.
+    The log gets the command line and config summary first, the results folder last, and the one-line error
+    or "interrupted" of a run that ends early. A usage error found only now (in the data, or a full disk)
+    leaves no stub run folder: ``remove_stub`` removes what Hydra made, and ``created`` (the topmost folder
+    this run created) if it is left empty.
     """
     from hydra.core.hydra_config import HydraConfig
 
-    run_dir = _output_dir()
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     logging.raiseExceptions = False  # a log file on a full disk must not print a traceback per line
-    try:
-        with terminate_as_interrupt():
-            _experiment(command, typed, run_dir)
-    except UsageError as error:
-        if full:
-            raise
-        remove_stub(run_dir, str(HydraConfig.get().job.name), created)
-        print(f"error: {error_line(error)}", file=sys.stderr)
-        raise SystemExit(error.exit_code) from None
-    except KeyboardInterrupt as stop:
-        if full:
-            raise
-        signum = stop.args[0] if stop.args and isinstance(stop.args[0], int) else signal.SIGINT
-        print(interrupted_line(command, typed, run_dir), file=sys.stderr)
-        raise SystemExit(128 + int(signum)) from None
+    config = dataclasses.asdict(typed)
+    with job_log(run_dir), provenance(command.name, config, config.get("seed")):
+        say(" ".join(["hopfield", command.name, *hydra_cfg.overrides.task]))
+        say(config_summary(command, typed))
+        try:
+            with terminate_as_interrupt():
+                experiment(command, typed, run_dir)
+        except UsageError as error:
+            output_log.info("error: %s: %s", error.field, error.message)
+            if full:
+                raise
+            remove_stub(run_dir, str(hydra_cfg.job.name), created)
+            print(f"error: {error_line(error)}", file=sys.stderr)
+            raise SystemExit(error.exit_code) from None
+        except KeyboardInterrupt as stop:
+            output_log.info("interrupted")
+            if full:
+                raise
+            signum = stop.args[0] if stop.args and isinstance(stop.args[0], int) else signal.SIGINT
+            print(interrupted_line(command, typed, run_dir), file=sys.stderr)
+            raise SystemExit(128 + int(signum)) from None
+        folder = results_folder(command, typed, run_dir)
+        metric = getattr(typed, "optimized_metric", None)
+        if metric:
+            try:
+                say(f"objective: {metric} = {read_metric(folder, metric):.6g}")
+            except UsageError as error:  # the results are written; the key names no number in them
+                say(f"error: {error.field}: {error.message}", err=True)
+                raise SystemExit(error.exit_code) from None
+        say(f"results in {folder}")
 
 
 @contextmanager
@@ -185,13 +207,17 @@ def interrupted_line(command: Command, typed: Any, run_dir: Path) -> str:
     )
 
 
-def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
-    """One job of a multirun: check, run, record ok/failed in ``job_status.json``; never raise (see above).
+def run_job(command_name: str, cfg: DictConfig) -> Any:
+    """One job of a multirun, with its log: check, run, record ok/failed in ``job_status.json``; never raise
+    (see above). Picklable through ``functools.partial``.
 
     A UsageError is recorded as its one line; any other Exception as ``Type: message`` with the traceback
     kept in the file, not on the console. KeyboardInterrupt still ends the sweep (status stays "running").
+    Returns the job's record, or with ``optimized_metric=`` its objective (None when the job failed): the
+    number Hydra's Optuna sweeper optimises.
     """
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
 
     from hopfield_cli.app.preflight import checked
 
@@ -200,6 +226,7 @@ def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
     command = COMMANDS[command_name]
     run_dir = Path(hydra_cfg.runtime.output_dir)
     num, overrides = int(hydra_cfg.job.num), list(hydra_cfg.overrides.task)
+    config = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k != "hydra"}
     status_file = run_dir / JOB_STATUS_FILE
     record: dict[str, Any] = {
         "command": command_name,
@@ -208,25 +235,48 @@ def run_job(command_name: str, cfg: DictConfig) -> dict[str, Any]:
         "status": "running",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _record(status_file, record)
-    started = time.perf_counter()
-    try:
-        with _stopped_by_scancel(command, run_dir, num):
-            _experiment(command, checked(command, cfg), run_dir)
-    except Exception as error:  # noqa: BLE001 - a job's failure is recorded, the sweep goes on
-        record.update(
-            status="failed", error=error_line(error), seconds=round(time.perf_counter() - started, 3)
-        )
-        if not isinstance(error, UsageError):
-            record["traceback"] = traceback.format_exc()
+    with job_log(run_dir), provenance(command_name, config, config.get("seed")):
+        say(f"hopfield {command_name}, job {num}: {' '.join(overrides)}")
         _record(status_file, record)
-        log.error("job %d (%s) failed: %s", num, " ".join(overrides), record["error"])
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        return record
-    record.update(status="ok", seconds=round(time.perf_counter() - started, 3))
-    _record(status_file, record)
+        started = time.perf_counter()
+        try:
+            with _stopped_by_scancel(command, run_dir, num):
+                experiment(command, checked(command, cfg), run_dir)
+        except Exception as error:  # noqa: BLE001 - a job's failure is recorded, the sweep goes on
+            record.update(
+                status="failed", error=error_line(error), seconds=round(time.perf_counter() - started, 3)
+            )
+            if not isinstance(error, UsageError):
+                record["traceback"] = traceback.format_exc()
+            _record(status_file, record)
+            log.error("job %d (%s) failed: %s", num, " ".join(overrides), record["error"])
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+        else:
+            record.update(status="ok", seconds=round(time.perf_counter() - started, 3))
+            _record(status_file, record)
+        say(f"job {num}: {record['status']}; results in {run_dir}")
+        metric = config.get("optimized_metric")
+        if metric:
+            return _job_objective(command, config, run_dir, record, str(metric))
     return record
+
+
+def _job_objective(
+    command: Command, config: dict[str, Any], run_dir: Path, record: dict[str, Any], metric: str
+) -> float | None:
+    """The job's ``optimized_metric`` read from its summary.json, said in its log; None for a failed job."""
+    if record.get("status") != "ok":
+        return None
+    resume = config.get("resume") if command.resumable else None
+    folder = Path(str(resume)).expanduser() if resume else run_dir
+    try:
+        value = read_metric(folder, metric)
+    except UsageError as error:
+        say(f"error: {error.field}: {error.message}", err=True)
+        return None
+    say(f"job {record.get('job')}: objective {metric} = {value:.6g}")
+    return value
 
 
 @contextmanager

@@ -79,16 +79,22 @@ def step_metrics(command: str, folder: Path) -> list[tuple[int, dict[str, float]
         path = folder / f"{stem}.parquet"
         return pd.read_parquet(path) if path.is_file() else None
 
+    from hopfield_cli.app.commands import COMMANDS
+
+    tables = COMMANDS[command].tables if command in COMMANDS else ()
+    table = read(tables[0]) if tables else None  # the command's main table: one row per measured unit
     steps: dict[int, dict[str, float]] = {}
-    if command == "train" and (table := read("results")) is not None and "epoch" in table:
+    if table is None:
+        return []
+    if command == "train" and "epoch" in table:
         for _, row in table.iterrows():
             split = f"{row['split']}/" if "split" in table else ""
             numeric = {f"{split}{k}": float(v) for k, v in row.items() if _number(v) and k != "epoch"}
             steps.setdefault(int(row["epoch"]), {}).update(numeric)
-    elif command == "metastable-scan" and (table := read("betas")) is not None:
+    elif command == "metastable-scan":
         for i, row in table.reset_index(drop=True).iterrows():
             steps[int(i)] = {str(k): float(v) for k, v in row.items() if _number(v)}
-    elif command == "capacity-sweep" and (table := read("results")) is not None and "success_rate" in table:
+    elif command == "capacity-sweep" and "success_rate" in table:
         keys = [k for k in ("model", "beta", "dim") if k in table]
         varying = [k for k in keys if table[k].nunique(dropna=False) > 1 or k == "model"]
         for values, part in table.groupby([*keys, "num_patterns"], dropna=False):

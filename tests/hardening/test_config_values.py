@@ -164,9 +164,10 @@ def test_bad_value_is_one_line_naming_the_field(tmp_path, command, override, fie
 
 def test_the_memory_estimate_names_both_sizes():
     """The refusal says how much is needed and how much is free, from the estimate alone."""
-    from hopfield_cli.app.checks import check_memory, footprint_of
+    from hopfield_cli.app.checks import check_memory
+    from hopfield_cli.app.commands import COMMANDS
 
-    terms = footprint_of("retrieve", compose("retrieve", "num_patterns=1000000", "dim=1000"))
+    terms = COMMANDS["retrieve"].footprint(compose("retrieve", "num_patterns=1000000", "dim=1000"))
     check_memory(terms, available=64 * 2**30)  # ~24 GiB: fits in 64
     with pytest.raises(
         CapacityError, match=r"needs about .* GiB .* but 1 GiB is available; lower num_patterns"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from hopfield_cli.app.checks import footprint_of
+from hopfield_cli.app.commands import COMMANDS
 from tests.conftest import assert_one_clean_line, compose
 from tests.conftest import invoke as hopfield
 
@@ -51,7 +51,7 @@ def test_dense_estimate_covers_its_arrays_within_a_factor(n, d, b, dtype):
         f"dtype={dtype}",
         "update_steps_max=1",
     )
-    estimate = sum(t.bytes for t in footprint_of("retrieve", cfg))
+    estimate = sum(t.bytes for t in COMMANDS["retrieve"].footprint(cfg))
     exact = held_by_dense(n, d, b, 8 if dtype == "float64" else 4)
     assert exact <= estimate <= FACTOR * exact + FIXED, (estimate / MIB, exact / MIB)
 

@@ -3,7 +3,7 @@
 Each case runs the installed `hopfield` in its own process on a mid-sized input and reads that process's peak
 resident memory from ``os.wait4`` (``ru_maxrss``: exact, no sampling). The run's own memory is that peak minus
 the peak of a tiny run of the same command (the interpreter, torch, Hydra). The estimate is what the shell
-checks before a run (``app.checks.footprint_of``: each experiment's ``footprint(cfg)``, input sizes from the
+checks before a run (``app.commands.Command.footprint``: each experiment's ``footprint(cfg)``, input sizes from the
 files' headers); it must not be under the measured memory by more than 25%. memory_budget is set where the
 modern network runs, so its score block does not depend on the memory free at the time.
 """
@@ -165,9 +165,9 @@ def peak_bytes(command: str, args: list[str], folder: Path) -> int:
 
 
 def estimate_bytes(command: str, args: list[str]) -> int:
-    from hopfield_cli.app.checks import footprint_of
+    from hopfield_cli.app.commands import COMMANDS
 
-    return sum(term.bytes for term in footprint_of(command, compose(CONFIG[command], *args)))
+    return sum(term.bytes for term in COMMANDS[command].footprint(compose(CONFIG[command], *args)))
 
 
 @pytest.mark.slow

@@ -38,29 +38,12 @@ def footprint(cfg: AttentionHeadsConfig) -> list[Term]:
     from hopfield_cli.data.attention_file import BLOCK_ELEMENTS, NAMES
     from hopfield_cli.data.readers import header_info
 
-    if cfg.attention is None:
-        return _model_footprint(cfg)
     shape, stored = header_info(cfg.attention, "attention", NAMES)
     entries, queries = math.prod(shape), math.prod(shape[:-1]) if len(shape) > 1 else 1
     return [
         Term("attention", entries * (stored + 4), f"{entries:,} probabilities {tuple(shape)}"),
         Term("attention", min(entries, BLOCK_ELEMENTS) * 32, "k90 of one block of rows"),
         Term("attention", queries * ROW_BYTES, f"{queries:,} query rows"),
-    ]
-
-
-def _model_footprint(cfg: AttentionHeadsConfig) -> list[Term]:
-    """A BERT of MiniLM's size: weights (~90 MB), one window's probabilities and scores in every layer, the
-    per-query tables."""
-    if cfg.pretrained is None:
-        return []
-    heads, layers = 12, 12  # bert-base's; MiniLM has 6 layers: an upper bound for the shipped models
-    window = layers * heads * cfg.seq_len * cfg.seq_len * 4
-    queries = layers * heads * cfg.windows * cfg.seq_len
-    return [
-        Term("pretrained", 450 * 2**20, "weights of a BERT-base-sized model"),
-        Term("seq_len", 3 * window, f"one window's attention: {layers} x {heads} x {cfg.seq_len}^2 x 3"),
-        Term("windows", queries * ROW_BYTES, f"{queries:,} query rows"),
     ]
 
 

@@ -23,6 +23,7 @@ from hopfield_cli.core.fixed_points import HEAD_CLASSES, k90
 from hopfield_cli.core.softmax_jacobian import softmax_jacobian_norm
 from hopfield_cli.data.attention_file import rows_per_block
 from hopfield_cli.errors import UsageError
+from hopfield_cli.experiments.footprint import ROW_BYTES, Term
 
 JACOBIAN = "jacobian_norm"
 
@@ -56,6 +57,21 @@ def add_norms(table: pd.DataFrame, norms: torch.Tensor) -> pd.DataFrame:
     table[JACOBIAN] = flat.mean(dim=-1).numpy()
     table[f"{JACOBIAN}_median"] = flat.median(dim=-1).values.numpy()
     return table
+
+
+def footprint(cfg: Any) -> list[Term]:
+    """A BERT of MiniLM's size: weights (~90 MB), one window's probabilities and scores in every layer, the
+    per-query tables."""
+    if cfg.pretrained is None:
+        return []
+    heads, layers = 12, 12  # bert-base's; MiniLM has 6 layers: an upper bound for the shipped models
+    window = layers * heads * cfg.seq_len * cfg.seq_len * 4
+    queries = layers * heads * cfg.windows * cfg.seq_len
+    return [
+        Term("pretrained", 450 * 2**20, "weights of a BERT-base-sized model"),
+        Term("seq_len", 3 * window, f"one window's attention: {layers} x {heads} x {cfg.seq_len}^2 x 3"),
+        Term("windows", queries * ROW_BYTES, f"{queries:,} query rows"),
+    ]
 
 
 def run(cfg: Any, run_dir: Path) -> pd.DataFrame:

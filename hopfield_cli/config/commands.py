@@ -138,13 +138,19 @@ class CapacitySweepConfig(RunOptions):
     trials: int = opt(5, "independent pattern sets per N", Int(1, 10_000))
     num_queries: int = opt(64, "queries per trial (distinct targets when N allows)", Int(1, 10**7))
     n_start: int = opt(4, "first N of the geometric growth", Int(1, MAX_PATTERNS))
-    n_max: int = opt(1_000_000, "largest N tried", Int(1, MAX_PATTERNS))
+    n_max: int | None = opt(
+        None,
+        "largest N tried; null = until the crossing: no limit for patterns drawn block by block (modern on "
+        "generated patterns), 1,000,000 where they are held",
+        Int(1, MAX_PATTERNS),
+    )
     growth: float = opt(8.0, "factor between successive N while growing", Real(1, open_lo=True))
     refine_steps: int = opt(5, "bisection steps on the crossing", Int(0, 64))
     search: str = opt(
-        "grow",
-        "grow (x growth, then bisection) | crossing (secant on the predicted crossing)",
-        OneOf(("grow", "crossing")),
+        "auto",
+        "grow (x growth, then bisection) | crossing (secant on the predicted crossing) | auto (crossing "
+        "where n_max=null grows drawn patterns without limit, else grow)",
+        OneOf(("auto", "grow", "crossing")),
     )
     threshold: float = opt(
         0.9, "capacity = largest N with success rate >= threshold", Real(0, 1, open_lo=True)
@@ -161,7 +167,7 @@ class CapacitySweepConfig(RunOptions):
     dtype: str = _dtype()
 
     def check_relations(self) -> None:
-        if self.n_max < self.n_start:
+        if self.n_max is not None and self.n_max < self.n_start:
             raise UsageError("n_max", f"must be >= n_start ({self.n_start}), got {self.n_max}")
 
 

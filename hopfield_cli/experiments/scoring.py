@@ -18,6 +18,9 @@ import torch
 
 # Each criterion's default tolerance (README: success criteria).
 SUCCESS_DEFAULT_TOL = {"nearest": 0.25, "cosine": 0.9, "mse": 0.01}
+# a state within SURE x separation of its target is nearer to it than to any other pattern, with a margin
+# ((1 - SURE)^2 - SURE^2 = 0.1 of separation^2 in squared distance) far beyond the float32 rounding of a ranking
+SURE = 0.45
 
 
 @dataclass
@@ -64,8 +67,15 @@ def score(
     criterion: str | None = None,
     tol: float | None = None,
     stats: bool = True,
+    separation: float | None = None,
 ) -> Scored:
-    """Retrieve ``queries``, find their nearest patterns and (with ``criterion``) their success."""
+    """Retrieve ``queries``, find their nearest patterns and (with ``criterion``) their success.
+
+    ``separation``: a lower bound on ||x_j - x_target|| over every other stored pattern j (2 for distinct +-1
+    patterns), or None. With it, a final state within ``SURE`` x separation of its target has the target as its
+    nearest pattern (the triangle inequality: every other pattern is at least (1 - SURE) x separation away), so
+    only the other states need the pass over all N patterns (``nearest_patterns``): at the frontier, none.
+    """
     from hopfield_cli.core.nearest import nearest_patterns
 
     queries = queries.to(device=patterns.device, dtype=patterns.dtype)
@@ -78,6 +88,15 @@ def score(
     if target_ids is None:  # the queries' nearest patterns found in the same pass over the patterns
         ids, dist = nearest_patterns(x, torch.cat([states, queries.to(device=x.device, dtype=x.dtype)]))
         nearest_ids, distance, target_ids = ids[: len(states)], dist[: len(states)], ids[len(states) :]
+    elif separation is not None:
+        targets = x[target_ids.clamp_min(0)].to(device=states.device, dtype=work)
+        distance = torch.linalg.vector_norm(states - targets, dim=1)
+        nearest_ids = target_ids.to(states.device).clone()
+        rest = ((distance.double() >= SURE * separation) | (target_ids.to(states.device) < 0)).nonzero()
+        rest = rest.reshape(-1)
+        if rest.numel():
+            ids, dist = nearest_patterns(x, states[rest])
+            nearest_ids[rest], distance[rest] = ids, dist.to(distance.dtype)
     else:
         nearest_ids, distance = nearest_patterns(x, states)
     scored = Scored(result, states, nearest_ids, distance, target_ids.to(states.device))

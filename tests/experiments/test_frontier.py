@@ -73,3 +73,66 @@ def test_argmax_theory_values():
     assert theory.argmax_capacity(64, 16) == pytest.approx(2726, rel=1e-3)
     q = sum(math.comb(10, k) for k in range(3)) / 2**10
     assert theory.argmax_capacity(10, 2, 0.5) == pytest.approx(1 + math.log(0.5) / math.log(1 - q))
+
+
+def test_sign_draws_keep_the_int64_stream():
+    """uint8 draws (5x faster) give the values of torch.randint's int64 stream and leave the generator where
+    it left it: every stored pattern, and whatever a generator draws after them, is as before."""
+    from hopfield_cli.data.patterns import binary
+
+    for seed, shape in [(0, (4096, 12)), (2**62 + 7, (5, 131))]:
+        new_gen, old_gen = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        old = torch.randint(0, 2, shape, generator=old_gen).to(torch.float32) * 2 - 1
+        assert torch.equal(binary(*shape, new_gen), old)
+        assert torch.equal(torch.rand(3, generator=new_gen), torch.rand(3, generator=old_gen))
+
+
+@pytest.mark.parametrize("d", [12, 16])
+def test_packed_bit_cache_reads_the_same_rows(d):
+    """+-1 blocks kept as packed bits (d = 12: a partial byte) read back as the drawn rows, cached or not."""
+    bank = _bank(d=d)
+    n = BLOCK_ROWS + 9
+    first = bank.drawn(0, n)[0:n].clone()
+    assert bank.packs_bits() and bank.kept_bytes == 2 * BLOCK_ROWS * (-(-d // 8))
+    assert torch.equal(first, bank.drawn(0, n)[0:n]) and torch.equal(first, bank.prefix(0, n))
+    assert torch.equal(bank.prepared_block(0, 1)[:9], first[BLOCK_ROWS:])
+
+
+def test_nearest_shortcut_decides_as_the_full_pass():
+    """score(separation=2) on +-1 patterns: the same nearest ids, distances and successes as the full pass."""
+    from hopfield_cli.experiments.scoring import score
+
+    bank = _bank(d=16)
+    x = bank.prefix(0, 300)
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randperm(300, generator=gen)[:40]
+    q = x[ids].clone()
+    flips = torch.rand(q.shape, generator=gen) < 0.3
+    q[flips] *= -1
+    model = ModernHopfield(2.0)
+    kw = dict(update_steps_max=20, eps=1e-5, criterion="nearest", stats=False)
+    full, short = score(model, x, q, ids, **kw), score(model, x, q, ids, separation=2.0, **kw)
+    assert torch.equal(full.success, short.success) and torch.equal(full.nearest_ids, short.nearest_ids)
+    assert torch.allclose(full.nearest_distance, short.nearest_distance, atol=1e-5)
+    assert 0 < int(full.success.sum()) < 40  # both kinds of queries
+
+
+def test_n_max_null_grows_drawn_patterns_until_the_crossing():
+    from hopfield_cli.experiments.capacity_sweep.schedule import (
+        HELD_N_MAX,
+        UNBOUNDED_N,
+        n_limit,
+        resolved,
+        search_mode,
+    )
+
+    def cfg(**kw):
+        base = {"patterns": {"name": "binary"}, "memory": None, "models": ["modern"], "normalise": "none"}
+        return OmegaConf.create({**base, "n_max": None, "search": "auto", **kw})
+
+    assert n_limit(cfg()) == UNBOUNDED_N and search_mode(cfg()) == "crossing"
+    held = cfg(models=["modern", "classical"])
+    assert n_limit(held) == HELD_N_MAX and search_mode(held) == "grow"
+    assert resolved(held).n_max == 1_000_000 and resolved(held).search == "grow"  # the earlier fingerprint
+    assert n_limit(cfg(n_max=5000)) == 5000 and search_mode(cfg(n_max=5000)) == "grow"
+    assert search_mode(cfg(search="crossing", models=["classical"])) == "crossing"

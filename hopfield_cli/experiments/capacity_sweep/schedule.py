@@ -11,6 +11,48 @@ import math
 from typing import Any
 
 FLOOR = 0.25  # growth stops at a rate <= FLOOR x threshold (``clearly_failed``)
+HELD_N_MAX = 1_000_000  # n_max=null where patterns are held in memory (any family but modern, a file, ...)
+UNBOUNDED_N = 1 << 40  # n_max=null where every pattern is drawn block by block: grow until the crossing
+
+
+def streams_only(cfg: Any) -> bool:
+    """Whether every series of the sweep reads its patterns drawn block by block (``bank.DrawnPatterns``):
+    generated patterns, the modern network alone, normalise none/unit. Memory is then bounded whatever N is."""
+    from hopfield_cli.experiments.footprint import generated
+
+    return (
+        generated(cfg)
+        and set(cfg.models) == {"modern"}
+        and str(getattr(cfg, "normalise", "none")) in ("none", "unit")
+    )
+
+
+def n_limit(cfg: Any) -> int:
+    """The largest N of the sweep: ``n_max``, or for n_max=null no limit (``UNBOUNDED_N``) where the patterns
+    are drawn block by block (the growth goes on until the success rate crosses the threshold) and
+    ``HELD_N_MAX`` where they are held."""
+    if cfg.n_max is not None:
+        return int(cfg.n_max)
+    return UNBOUNDED_N if streams_only(cfg) else HELD_N_MAX
+
+
+def search_mode(cfg: Any) -> str:
+    """``search``, with auto = crossing where n_max=null lets drawn patterns grow without limit (the cells
+    near the crossing are the sweep's whole cost there), else grow (the sweeps of the earlier releases)."""
+    search = str(getattr(cfg, "search", "grow"))
+    if search != "auto":
+        return search
+    return "crossing" if cfg.n_max is None and streams_only(cfg) else "grow"
+
+
+def resolved(cfg: Any) -> Any:
+    """A copy of ``cfg`` with n_max and search as the sweep runs them (``n_limit``, ``search_mode``): what the
+    fingerprint records, so a default sweep of patterns held in memory keeps the fingerprint it always had."""
+    from omegaconf import OmegaConf
+
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)) if OmegaConf.is_config(cfg) else cfg
+    out.n_max, out.search = n_limit(cfg), search_mode(cfg)
+    return out
 
 
 def _grow(n: int, cfg: Any, limit: int) -> int:

@@ -16,6 +16,7 @@ classical network (Amit et al.; McEliece et al.) and Theorem 3 of Ramsauer et al
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,15 @@ from hopfield_cli.experiments.capacity_sweep.bank import (
     generator,
     load_fixed,
 )
-from hopfield_cli.experiments.capacity_sweep.schedule import next_n, next_n_crossing, series_budget
+from hopfield_cli.experiments.capacity_sweep.schedule import (
+    UNBOUNDED_N,
+    n_limit,
+    next_n,
+    next_n_crossing,
+    resolved,
+    search_mode,
+    series_budget,
+)
 from hopfield_cli.experiments.capacity_sweep.table import capacity_table, pooled_rates, print_summary, setting
 from hopfield_cli.experiments.families import has_beta, make_model
 from hopfield_cli.experiments.patterns import device_and_dtype
@@ -107,6 +116,22 @@ def make_queries(cfg: Any, patterns: torch.Tensor, trial: int, image_side: int |
     return query_maker.corrupted(patterns, cfg.corruption, int(cfg.num_queries), gen, image_side)
 
 
+FOOTPRINT_N = 10**8  # the N a footprint assumes for n_max=null over drawn patterns (no limit)
+DUPLICATE_ODDS = 1e-12  # the nearest-pattern shortcut is taken where two equal patterns are less likely
+
+
+def separation(cfg: Any, bank: PatternBank, n: int) -> float | None:
+    """2 (the least distance between distinct +-1 patterns) for drawn +-1 patterns whose N patterns are all
+    distinct but with odds below ``DUPLICATE_ODDS`` (N^2 / 2^(d+1), the union bound over pairs; at d = 128 and
+    N = 10^9, 1.5e-21), else None. With it the success test finds the nearest pattern of a state close to its
+    target without a pass over all N (``scoring.score``); a duplicate of a target at a lower index, which the
+    full pass would report as the nearest, is what the odds bound."""
+    if not bank.packs_bits() or str(cfg.normalise) != "none":
+        return None
+    odds = 2.0 * math.log2(max(n, 1)) - (bank.dim + 1)
+    return 2.0 if odds <= math.log2(DUPLICATE_ODDS) else None
+
+
 def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) -> list[dict[str, Any]]:
     """Retrieve ``num_queries`` corrupted patterns in each trial at N = n; one row per trial.
 
@@ -135,6 +160,7 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
             criterion=cfg.success,
             tol=cfg.success_tol,
             stats=False,  # the success test needs the final states only
+            separation=separation(cfg, bank, n),
         )
         success, result = scored.success, scored.result
         rows.append(
@@ -197,9 +223,8 @@ def sweep_fingerprint(cfg: Any, checksum: str | None) -> dict[str, Any]:
     """``RESULT_FIELDS``, the settings of the families in ``models``, the block size and the memory's checksum."""
     families = tuple(f"families.{m}" for m in dict.fromkeys(cfg.models))
     extra: dict[str, Any] = {"command": "capacity-sweep", "pattern_block_rows": BLOCK_ROWS}
-    if (
-        getattr(cfg, "search", "grow") != "grow"
-    ):  # the default leaves the fingerprints of earlier sweeps as they were
+    cfg = resolved(cfg)  # n_max and search as run: a default held sweep keeps its earlier fingerprint
+    if cfg.search != "grow":  # grow leaves the fingerprints of earlier sweeps as they were
         extra["search"] = cfg.search
     if cfg.memory is not None:
         extra["memory_checksum"] = checksum
@@ -228,7 +253,8 @@ def footprint(cfg: Any) -> list[fp.Term]:
     fixed = not fp.generated(cfg)
     worst: list[fp.Term] = []
     for d in [None] if fixed else [int(x) for x in (cfg.dims or [cfg.dim])]:
-        src = fp.source(cfg, int(cfg.n_max), d)
+        # n_max=null over drawn patterns has no limit: the target ids (a permutation of N) are sized at 10^8
+        src = fp.source(cfg, FOOTPRINT_N if n_limit(cfg) == UNBOUNDED_N else n_limit(cfg), d)
         n, d = src.n, src.d
         n_field = src.field if fixed else ("n_max" if n >= d else dim_field)
         drawn = 0 if fixed else BLOCK_ROWS * d * src.per + min(CACHE_BYTES, int(cfg.trials) * n * d * 4)
@@ -307,7 +333,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     resumed, computed = len(log), 0
 
     budget = {s: series_budget(cfg, banks[s.dim].limit) for s in series}
-    schedule = next_n_crossing if getattr(cfg, "search", "grow") == "crossing" else next_n
+    schedule = next_n_crossing if search_mode(cfg) == "crossing" else next_n
     work = Work()
     all_rows: list[dict[str, Any]] = []
     with cell_progress("capacity-sweep", sum(budget.values()), at_most=True) as bar:  # upper estimate

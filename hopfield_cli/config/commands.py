@@ -155,6 +155,19 @@ class CapacitySweepConfig(RunOptions):
     threshold: float = opt(
         0.9, "capacity = largest N with success rate >= threshold", Real(0, 1, open_lo=True)
     )
+    shards: int = opt(
+        1,
+        "split each update pass of a modern cell over this many tasks (ranges of pattern blocks)",
+        Int(1, 10_000),
+    )
+    shard_runner: str = opt(
+        "local",
+        "where the shards run: local processes | slurm (one job array a pass)",
+        OneOf(("local", "slurm")),
+    )
+    shard_partition: str | None = opt(
+        None, "sbatch --partition of the shard arrays; null = the default", Text("a partition")
+    )
     update_steps_max: int = _steps(100)
     eps: float = _eps(1e-5)
     memory_budget: str | None = BUDGET

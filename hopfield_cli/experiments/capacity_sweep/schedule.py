@@ -48,9 +48,15 @@ def search_mode(cfg: Any) -> str:
 def resolved(cfg: Any) -> Any:
     """A copy of ``cfg`` with n_max and search as the sweep runs them (``n_limit``, ``search_mode``): what the
     fingerprint records, so a default sweep of patterns held in memory keeps the fingerprint it always had."""
+    import copy
+
     from omegaconf import OmegaConf
 
-    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)) if OmegaConf.is_config(cfg) else cfg
+    out = (
+        OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        if OmegaConf.is_config(cfg)
+        else copy.copy(cfg)
+    )
     out.n_max, out.search = n_limit(cfg), search_mode(cfg)
     return out
 

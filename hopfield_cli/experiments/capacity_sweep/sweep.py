@@ -107,6 +107,7 @@ class Context:
     dtype: torch.dtype
     memory_budget: int | None
     image_side: int | None
+    shard_folder: Path = Path("shards")  # where sharded passes keep their inputs and the tasks' partials
 
 
 def make_queries(cfg: Any, patterns: torch.Tensor, trial: int, image_side: int | None):
@@ -132,6 +133,21 @@ def separation(cfg: Any, bank: PatternBank, n: int) -> float | None:
     return 2.0 if odds <= math.log2(DUPLICATE_ODDS) else None
 
 
+def sharded_model(cfg: Any, series: Series, bank: PatternBank, trial: int, n: int, ctx: Context) -> Any:
+    """The modern network of one trial whose update passes run as ``shards`` tasks (``shards.ShardedModern``),
+    in a folder of the sweep's run folder (``ctx.shard_folder``)."""
+    from hopfield_cli.experiments.capacity_sweep import shards
+
+    runner = shards.Runner(str(cfg.shard_runner), cfg.shard_partition, torch.get_num_threads())
+    return shards.ShardedModern(
+        float(series.beta),
+        spec=shards.source_spec(cfg, series.dim, trial, n, ctx.dtype),
+        count=int(cfg.shards),
+        runner=runner,
+        folder=ctx.shard_folder / f"d{series.dim}-t{trial}-n{n}",
+    )
+
+
 def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) -> list[dict[str, Any]]:
     """Retrieve ``num_queries`` corrupted patterns in each trial at N = n; one row per trial.
 
@@ -148,6 +164,8 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
     for trial in range(int(cfg.trials)):
         started = time.perf_counter()
         patterns = bank.drawn(trial, n) if drawn else bank.prefix(trial, n)
+        if drawn and int(getattr(cfg, "shards", 1)) > 1:  # each update pass split over tasks (``shards``)
+            model = sharded_model(cfg, series, bank, trial, n, ctx)
         queries, target_ids = make_queries(cfg, patterns, trial, ctx.image_side)
         patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=series.model)
         scored = score(
@@ -226,6 +244,8 @@ def sweep_fingerprint(cfg: Any, checksum: str | None) -> dict[str, Any]:
     cfg = resolved(cfg)  # n_max and search as run: a default held sweep keeps its earlier fingerprint
     if cfg.search != "grow":  # grow leaves the fingerprints of earlier sweeps as they were
         extra["search"] = cfg.search
+    if int(getattr(cfg, "shards", 1)) > 1:  # passes folded over units: the same bits for every shards >= 2
+        extra["sharded_passes"] = True
     if cfg.memory is not None:
         extra["memory_checksum"] = checksum
     return fingerprint(cfg, RESULT_FIELDS + families, **extra)
@@ -326,7 +346,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     models = list(dict.fromkeys(cfg.models))
     series = [Series(m, b, d) for d in dims for m in models for b in (betas if has_beta(m) else [None])]
     image_side = None if fixed is None else fixed.image_side
-    ctx = Context(device, dtype, parse_bytes(cfg.memory_budget), image_side)
+    ctx = Context(device, dtype, parse_bytes(cfg.memory_budget), image_side, run_dir / "shards")
     banks = {d: PatternBank(cfg, d, None if fixed is None else fixed.patterns) for d in dims}
     pattern_norms = check_inputs(cfg, banks, models, ctx)
     log = CellLog(run_dir, sweep_fingerprint(cfg, None if fixed is None else fixed.metadata.get("checksum")))

@@ -13,6 +13,8 @@ from hopfield_cli.errors import UsageError
 def target_ids(n: int, b: int, generator: torch.Generator) -> torch.Tensor:
     """B target patterns in shuffled rounds: every pattern once before any twice (B <= N: distinct). (B,)"""
     rounds = [torch.randperm(n, generator=generator) for _ in range(-(-b // n))]
+    if len(rounds) == 1:  # b <= n: the first b of one permutation, without a copy of all n (160 MB at 2e7)
+        return rounds[0][:b].clone()
     return torch.cat(rounds)[:b]
 
 

@@ -246,7 +246,7 @@ def run(
 
 def _launch(command: str, args: list[str]) -> str | None:
     """Run the command through the shell's own entry point; None on success, else its error line(s)."""
-    from hopfield_cli.app.launch import launch
+    from hopfield_cli.app.run.launch import launch
 
     errors = io.StringIO()
     try:

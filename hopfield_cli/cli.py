@@ -1,7 +1,7 @@
 """The `hopfield` command: a Typer app whose subcommands hand their arguments to the Hydra shell (``app/``).
 
 Typer owns the command names and ``--version``; everything after a subcommand's name goes unchanged to
-``app.launch`` (overrides, -m sweeps, --cfg, --info, -cd, hydra.run.dir=..., -h/--help).
+``app.run.launch`` (overrides, -m sweeps, --cfg, --info, -cd, hydra.run.dir=..., -h/--help).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def root(
 
 
 def interrupted(name: str) -> None:
-    """Ctrl-C outside a run's own handler (``app.tasks``: while torch and Hydra load, or between sweep jobs)."""
+    """Ctrl-C outside a run's own handler (``app.run.tasks``: while torch and Hydra load, or between sweep jobs)."""
     sys.stderr.write(f"interrupted: hopfield {name} stopped; no file was left half-written\n")
     raise SystemExit(130)
 
@@ -75,7 +75,7 @@ def interrupted(name: str) -> None:
 def _add(name: str) -> None:
     def command(ctx: typer.Context) -> None:
         try:
-            from hopfield_cli.app.launch import launch
+            from hopfield_cli.app.run.launch import launch
 
             launch(name, ctx.args)
         except KeyboardInterrupt:
@@ -99,8 +99,8 @@ def collect(
 
     Exit status 1 when a job failed or is missing (still running, or killed); the other jobs are merged all the same.
     """
-    from hopfield_cli.app.launch import fail
-    from hopfield_cli.app.merge import collect_sweep, read_outcome
+    from hopfield_cli.app.run.launch import fail
+    from hopfield_cli.app.sweep.merge import collect_sweep, read_outcome
 
     try:
         collect_sweep(sweep_dir)

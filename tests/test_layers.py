@@ -142,5 +142,48 @@ def test_the_layer_test_sees_an_upward_import(tmp_path):
     """The check itself can fail: an experiment importing the shell is reported."""
     bad = tmp_path / "x.py"
     bad.write_text("def f():\n    from hopfield_cli.app import launch\n")
-    assert "hopfield_cli.app.launch" in imports(bad) or "hopfield_cli.app" in imports(bad)
-    assert layer("hopfield_cli.app.launch") > layer("hopfield_cli.experiments.retrieve")
+    assert "hopfield_cli.app.run.launch" in imports(bad) or "hopfield_cli.app" in imports(bad)
+    assert layer("hopfield_cli.app.run.launch") > layer("hopfield_cli.experiments.retrieve")
+
+
+# One module or package per command under experiments/; the pieces beside them are shared.
+COMMAND_PACKAGES = (
+    "store",
+    "retrieve",
+    "capacity_sweep",
+    "metastable_scan",
+    "attention_heads",
+    "train",
+    "reproduce",
+)
+
+
+def _command_of(module: str) -> str | None:
+    parts = module.split(".")
+    if len(parts) > 2 and parts[1] == "experiments" and parts[2] in COMMAND_PACKAGES:
+        return parts[2]
+    return None
+
+
+def test_commands_do_not_import_each_other():
+    """A command's package imports the shared pieces, never another command's (``reproduce``, which runs the
+    others' experiments for its claims, excepted); a shared piece imports no command."""
+    wrong = []
+    for importer, targets in graph().items():
+        if not importer.startswith("hopfield_cli.experiments"):
+            continue
+        mine = _command_of(importer)
+        for imported in targets:
+            theirs = _command_of(imported)
+            if theirs is not None and theirs != mine and mine != "reproduce":
+                wrong.append(f"{importer} imports {imported}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_command_package_is_seen():
+    """The packages named above exist, so the test above cannot pass by naming none of them."""
+    modules = set(graph())
+    for name in COMMAND_PACKAGES:
+        assert f"hopfield_cli.experiments.{name}" in modules, name
+    assert _command_of("hopfield_cli.experiments.capacity_sweep.bank") == "capacity_sweep"
+    assert _command_of("hopfield_cli.experiments.scoring") is None

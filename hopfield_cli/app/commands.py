@@ -17,7 +17,7 @@ from hopfield_cli.config.commands import COMMAND_SCHEMAS
 
 
 # Each command's experiment module, imported when first needed. A module has ``run(cfg, run_dir)`` and
-# ``footprint(cfg)`` (the memory terms of ``experiments.footprint`` that ``app.checks`` weighs before any work).
+# ``footprint(cfg)`` (the memory terms of ``experiments.footprint`` that ``app.check.checks`` weighs before any work).
 def _store(cfg: Any) -> ModuleType:
     from hopfield_cli.experiments import store
 
@@ -59,8 +59,8 @@ def _train(cfg: Any) -> ModuleType:
 
 
 def _reproduce(cfg: Any) -> Any:
-    from hopfield_cli.app.checks import check_typed
-    from hopfield_cli.app.reproduce import Reproduce
+    from hopfield_cli.app.check.checks import check_typed
+    from hopfield_cli.app.run.reproduce import Reproduce
 
     return Reproduce(check=lambda name, typed: check_typed(COMMANDS[name], typed))
 

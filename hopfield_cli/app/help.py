@@ -42,7 +42,7 @@ def group_defaults(command: Command) -> dict[str, str]:
     """The option each config group of ``command`` uses by default (from its primary config's defaults)."""
     import yaml
 
-    from hopfield_cli.app.compose import config_dir
+    from hopfield_cli.app.check.compose import config_dir
 
     with open(f"{config_dir()}/{command.config_name}.yaml", encoding="utf-8") as fh:
         entries = yaml.safe_load(fh).get("defaults", [])
@@ -51,7 +51,7 @@ def group_defaults(command: Command) -> dict[str, str]:
 
 def _run_options_help(console: Console, command: Command) -> None:
     """figures.*, the logger options (several at once) and the hparams_search presets of this command."""
-    from hopfield_cli.app.compose import config_dir
+    from hopfield_cli.app.check.compose import config_dir
     from hopfield_cli.config.loggers import LOGGERS
     from hopfield_cli.config.run_options import FigureOptions
 
@@ -98,7 +98,7 @@ def print_command_help(command: Command) -> None:
                 if name != "name":
                     line = f"{group}.{name}={_shown(value)}: {meaning} ({allowed or 'true | false'})"
                     console.print(f"      {escape(line)}")
-    from hopfield_cli.app.named_experiments import for_command
+    from hopfield_cli.app.check.named_experiments import for_command
 
     named = for_command(command.name)
     if named:

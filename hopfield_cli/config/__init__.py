@@ -5,7 +5,7 @@ chosen option does not have is refused by Hydra itself (``model=modern model.n=7
 'ModernModel'``), and ``--cfg job`` / ``.hydra/config.yaml`` show only the chosen option's fields. Every field
 carries its help text and its allowed values (a check from ``errors.py``); ``check_values`` walks a composed,
 typed config and applies them, then each command's cross-field rules (``check_relations``). Checks that need
-files, torch or free memory are not here (``app/checks.py``).
+files, torch or free memory are not here (``app/check/checks.py``).
 
 The capacity sweep compares several families side by side, so it has no ``model`` group: ``models=[...]``
 names them and ``families.<name>.<field>`` holds each family's own settings (``families.dense.n=4``).

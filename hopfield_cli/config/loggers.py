@@ -1,6 +1,6 @@
 """The ``logger`` group (issue 25): experiment trackers a run reports to, several at once
 (``logger=[csv,mlflow]``). Each option file in ``conf/logger/`` fills its own entry here (its package is
-``logger.<name>``); an entry left null is a tracker not used. The trackers themselves are ``app.trackers``."""
+``logger.<name>``); an entry left null is a tracker not used. The trackers themselves are ``app.run.trackers``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Dense associative memory (Krotov & Hopfield 2016), a baseline of Ramsauer et al. (2021), Section 1.
 
 Energy E(xi) = -sum_i F(x_i^T xi) with F(z) = z^n (or max(z, 0)^n, ``rectified``). Asynchronous binary update
-of component j (SCIENCE.md):
+of component j (Krotov and Hopfield 2016; Ramsauer et al. 2021, Section A.1.2):
     T_j(xi) = sgn(sum_i [F(x_ij + h_ij) - F(-x_ij + h_ij)]),   h_ij = sum_{l != j} x_il xi_l,
 which sets xi_j to whichever sign gives the lower energy, so E never increases. Capacity ~ alpha_n d^(n-1).
 """

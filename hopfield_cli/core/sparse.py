@@ -37,7 +37,7 @@ def _entmax_function(alpha: float) -> Callable[[torch.Tensor], torch.Tensor]:
     except ImportError as error:
         raise CoreError(
             "model",
-            "model sparse needs the 'entmax' package; install it with pip install 'hopfield-cli[sparse]'",
+            "model sparse needs the 'entmax' package; install it with pip install entmax (a dependency of hopfield-cli)",
         ) from error
     if alpha == 2.0:
         return lambda z: entmax.sparsemax(z, dim=-1)

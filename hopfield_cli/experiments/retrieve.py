@@ -49,7 +49,7 @@ RESULT_COLUMNS = [
 
 def num_queries(cfg: Any, n: int) -> int:
     """Queries made from stored patterns: ``num_queries``, or min(N, 1000) when it is null."""
-    return int(cfg.num_queries) if cfg.num_queries is not None else min(n, 1000)
+    return cfg.num_queries if cfg.num_queries is not None else min(n, 1000)
 
 
 def footprint(cfg: Any) -> list[fp.Term]:
@@ -68,7 +68,7 @@ def footprint(cfg: Any) -> list[fp.Term]:
         b = num_queries(cfg, n)
     terms += [
         fp.duplicate_term(src.field, n, d),
-        fp.queries_term(b, d, int(cfg.update_steps_max)),
+        fp.queries_term(b, d, cfg.update_steps_max),
         fp.nearest_term(n),
     ]
     return terms + fp.model_terms(cfg.model.name, n, d, b, cfg, src.field)
@@ -80,7 +80,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
 
     started = time.perf_counter()
     device, dtype = device_and_dtype(cfg)
-    generator = torch.Generator().manual_seed(int(cfg.seed))
+    generator = torch.Generator().manual_seed(cfg.seed)
     pattern_set = load_or_build(cfg, generator)
     patterns = pattern_set.patterns
     n, d = patterns.shape
@@ -90,10 +90,10 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         queries, target_ids = query_maker.corrupted(
             patterns, cfg.corruption, num_queries(cfg, n), generator, pattern_set.image_side
         )
-    warn(meaning_warnings(patterns, [float(cfg.beta)] if has_beta(cfg.model.name) else None))
+    warn(meaning_warnings(patterns, [cfg.beta] if has_beta(cfg.model.name) else None))
     if cfg.model.name in BINARY_MODELS:
         patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=cfg.model.name)
-    model = make_model(cfg.model, float(cfg.beta), int(cfg.seed), parse_bytes(cfg.memory_budget), "model")
+    model = make_model(cfg.model, cfg.beta, cfg.seed, parse_bytes(cfg.memory_budget), "model")
 
     x = patterns.to(device=device, dtype=dtype)
     scored = score_in_blocks(  # a long pass in blocks of queries, with a progress bar
@@ -101,21 +101,21 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         x,
         queries.to(device=device, dtype=dtype),
         target_ids,
-        update_steps_max=int(cfg.update_steps_max),
-        eps=float(cfg.eps),
+        update_steps_max=cfg.update_steps_max,
+        eps=cfg.eps,
         criterion=cfg.success,
         tol=cfg.success_tol,
     )
     run_ids = {
         "model": cfg.model.name,
-        "beta": float(cfg.beta) if has_beta(cfg.model.name) else float("nan"),
+        "beta": cfg.beta if has_beta(cfg.model.name) else float("nan"),
         "corruption": "queries_file" if cfg.queries_file is not None else option_text(cfg.corruption),
     }
     table = result_table(scored, x, run_ids)
     write_table(table, run_dir, "results")
     summary = summarise(table, cfg, n, d, time.perf_counter() - started, scored.result.k90_cap)
     write_json(run_dir / "summary.json", summary)
-    write_run_info(run_dir, "retrieve", int(cfg.seed), device)
+    write_run_info(run_dir, "retrieve", cfg.seed, device)
     if pattern_set.image_side is not None:
         centred = "center" in (pattern_set.metadata.get("normalisation"), cfg.normalise) or "standard" in (
             pattern_set.metadata.get("normalisation"),
@@ -127,7 +127,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         warn(
             [
                 f"update_steps_max: {summary['unconverged']:,} of {summary['num_queries']:,} queries stopped after "
-                f"{int(cfg.update_steps_max)} steps without converging; they are labelled 'unconverged', not "
+                f"{cfg.update_steps_max} steps without converging; they are labelled 'unconverged', not "
                 "given a kind (raise update_steps_max)"
             ]
         )
@@ -160,7 +160,7 @@ def save_grid(
     from hopfield_cli.report import figures
     from hopfield_cli.report.files import atomic_write
 
-    rows = min(int(cfg.grid_rows), queries.shape[0])
+    rows = min(cfg.grid_rows, queries.shape[0])
     grid = {
         "query": queries[:rows].float().cpu(),
         "retrieved": scored.states[:rows].float().cpu(),
@@ -240,7 +240,7 @@ def summarise(
     kinds = table["kind"].value_counts().to_dict()
     return {
         "model": cfg.model.name,
-        "beta": float(cfg.beta),
+        "beta": cfg.beta,
         "corruption": str(table["corruption"].iloc[0]) if len(table) else "",
         "num_patterns": int(n),
         "dim": int(d),

@@ -42,21 +42,19 @@ def run(cfg: Any, run_dir: Path) -> Path:
 
     started = time.perf_counter()
     device, _ = device_and_dtype(cfg)
-    generator = torch.Generator().manual_seed(int(cfg.seed))
+    generator = torch.Generator().manual_seed(cfg.seed)
     pattern_set = build_patterns(cfg, generator)
     patterns = pattern_set.patterns
     warn(meaning_warnings(patterns))
     out = Path(cfg.out).expanduser() if cfg.out else run_dir / "memory.safetensors"
-    metadata = dict(
-        pattern_set.metadata, source=cfg.patterns.name, seed=int(cfg.seed), beta_for_summary=float(cfg.beta)
-    )
+    metadata = dict(pattern_set.metadata, source=cfg.patterns.name, seed=cfg.seed, beta_for_summary=cfg.beta)
     out = save_memory(out, patterns, metadata, field="out")
-    stats = memory_stats(patterns, float(cfg.beta), device)
+    stats = memory_stats(patterns, cfg.beta, device)
     stored = "float64" if patterns.dtype == torch.float64 else "float32"
     stats.update(memory_file=str(out), stored_dtype=stored, seconds=round(time.perf_counter() - started, 3))
     write_json(run_dir / "summary.json", stats)
-    write_run_info(run_dir, "store", int(cfg.seed), device)
-    print_summary(stats, cfg.patterns.name, float(cfg.beta), str(out))
+    write_run_info(run_dir, "store", cfg.seed, device)
+    print_summary(stats, cfg.patterns.name, cfg.beta, str(out))
     return out
 
 

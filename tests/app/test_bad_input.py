@@ -80,7 +80,7 @@ def test_unreadable_file_subprocess(run_cli, tmp_path):
 
 def test_unreadable_file_reported(monkeypatch, tmp_path):
     """As root permissions never deny a read, so simulate one: validation must name the field."""
-    from hopfield_cli.app.checks import check_inputs
+    from hopfield_cli.app.check.checks import check_inputs
     from hopfield_cli.errors import UsageError
     from tests.conftest import compose
 

@@ -19,9 +19,9 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from hopfield_cli.app.check.compose import create_hydra, describe_error, misplaced_override
+from hopfield_cli.app.check.preflight import checked
 from hopfield_cli.app.commands import COMMANDS
-from hopfield_cli.app.compose import create_hydra, describe_error, misplaced_override
-from hopfield_cli.app.preflight import checked
 from hopfield_cli.errors import UsageError
 
 REWORDED = "a message Hydra or OmegaConf might print one day"

@@ -19,7 +19,8 @@ def examples(text: str) -> list[list[str]]:
 def test_every_help_example_runs_as_printed(run_cli, monkeypatch, tmp_path, command):
     """Each example, copied from the help text, composes and passes every check (``--cfg job``; a sweep is
     checked combination by combination without launching)."""
-    from hopfield_cli.app import launch, preflight
+    from hopfield_cli.app.check import preflight
+    from hopfield_cli.app.run import launch
 
     proc = run_cli(command, "--help")
     assert proc.returncode == 0, proc.stderr

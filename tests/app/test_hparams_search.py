@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from hopfield_cli.app.objective import numbers, read_metric
+from hopfield_cli.app.sweep.objective import numbers, read_metric
 from hopfield_cli.errors import UsageError
 
 

@@ -67,7 +67,7 @@ def test_each_multirun_job_log_ends_with_its_folder(run_cli, tmp_path):
 
 
 def test_library_loggers_are_quiet():
-    from hopfield_cli.app.logs import quiet_libraries
+    from hopfield_cli.app.run.logs import quiet_libraries
     from hopfield_cli.report import figures  # noqa: F401 - importing it quiets matplotlib too
 
     quiet_libraries()

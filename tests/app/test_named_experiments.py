@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from hopfield_cli.app.check.named_experiments import named_experiments
 from hopfield_cli.app.commands import COMMANDS
-from hopfield_cli.app.named_experiments import named_experiments
 from tests.conftest import assert_one_clean_line, compose
 
 EXPERIMENTS = sorted(named_experiments().items())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from hopfield_cli.app import preflight
+from hopfield_cli.app.check import preflight
+from hopfield_cli.app.check.compose import compose, create_hydra
 from hopfield_cli.app.commands import COMMANDS
-from hopfield_cli.app.compose import compose, create_hydra
 
 
 def _task(cfg) -> dict:

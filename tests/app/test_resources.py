@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from hopfield_cli.app import checks, resources
+from hopfield_cli.app.check import checks, resources
 from hopfield_cli.errors import CapacityError
 from hopfield_cli.experiments.footprint import Term
 from hopfield_cli.report.files import read_provenance

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from hopfield_cli.app import slurm
-from hopfield_cli.app.slurm_array import describe
+from hopfield_cli.app.slurm import request as slurm
+from hopfield_cli.app.slurm.array import describe
 from hopfield_cli.errors import UsageError
 from tests.conftest import REPO, assert_one_clean_line, default_sigint, hopfield_command
 

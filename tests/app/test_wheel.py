@@ -52,7 +52,7 @@ def test_wheel_installed_elsewhere_runs_retrieve(tmp_path):
         [
             sys.executable,
             "-c",
-            "import hopfield_cli.cli as c, hopfield_cli.app.compose as k; print(c.__file__); print(k.config_dir())",
+            "import hopfield_cli.cli as c, hopfield_cli.app.check.compose as k; print(c.__file__); print(k.config_dir())",
         ],
         cwd=work,
         env=env,

@@ -100,7 +100,7 @@ def test_separation_of_selected_rows_equals_the_full_computation():
 
 
 def test_separation_in_column_blocks_equals_the_dense_reference(monkeypatch):
-    """Issue 11: the Gram matrix streams in (rows x columns) blocks with a running max; every Delta_i (sampled rows
+    """The Gram matrix streams in (rows x columns) blocks with a running max; every Delta_i (sampled rows
     in any order, their self-products in any block) equals the dense float64 reference, and float32 patterns in
     float64 blocks give the float64 values without a float64 copy."""
     from hopfield_cli.core import theory

@@ -74,7 +74,7 @@ def test_checksum_is_sha256_of_row_major_float32(tmp_path, patterns):
 
 
 def test_float64_patterns_are_stored_as_float64(tmp_path, patterns):
-    """Issue 27: `store dtype=float64` keeps every digit; the checksum is of the float64 bytes."""
+    """`store dtype=float64` keeps every digit; the checksum is of the float64 bytes."""
     wide = patterns.double() + 1e-12  # values no float32 holds
     path = save_memory(tmp_path / "m.safetensors", wide, {})
     with safe_open(str(path), framework="pt") as fh:

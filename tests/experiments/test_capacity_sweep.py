@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hopfield_cli.app.tasks import as_usage_error
+from hopfield_cli.app.run.tasks import as_usage_error
 from hopfield_cli.core.errors import CoreError
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments.capacity_sweep import sweep as capacity_sweep

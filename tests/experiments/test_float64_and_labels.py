@@ -1,4 +1,4 @@
-"""Issue 27: a float64 run is float64 from the file to the table, and a kind is given only to converged queries.
+"""A float64 run is float64 from the file to the table, and a kind is given only to converged queries.
 
 The float64 reference is Eq. 2 and Eq. 3 written out (``core.modern.reference_energy``/``reference_update``) on
 the file's own float64 values, iterated as many steps as the run reports for each query.
@@ -102,7 +102,7 @@ def test_metastable_scan_labels_unconverged_queries_and_draws_them(tmp_path, cap
 
 
 def test_figures_say_what_their_theory_marks_are(tmp_path, monkeypatch):
-    """Issue 27: every theory mark names itself a bound, a sufficient condition, a guarantee or a scale; the k90
+    """Every theory mark names itself a bound, a sufficient condition, a guarantee or a scale; the k90
     plot draws the cluster size; log axes are labelled at 1-2-5 steps (not only at 1 and 10)."""
     from hopfield_cli.experiments.beta_scales import BetaScales
     from hopfield_cli.experiments.metastable_scan.table import save_figures

@@ -72,7 +72,7 @@ def test_a_fixed_matrix_is_shared_by_every_trial():
 
 
 def test_growing_n_never_copies_the_drawn_rows():
-    """Issue 11: each block is drawn once into one buffer (sized for the bank's limit, its pages touched as rows
+    """Each block is drawn once into one buffer (sized for the bank's limit, its pages touched as rows
     are drawn), so a larger N views the same memory instead of concatenating what was drawn."""
     from types import SimpleNamespace
 

@@ -37,7 +37,7 @@ def test_warn_prints_one_line_each_on_stderr(capsys):
 
 
 def test_duplicates_are_counted_exactly_by_row_hashes(monkeypatch):
-    """Issue 11: the streamed duplicate check (row hashes in blocks, colliding rows compared byte by byte) counts
+    """The streamed duplicate check (row hashes in blocks, colliding rows compared byte by byte) counts
     what sorting the rows as bytes counts, -0.0 equal to +0.0, even when every hash collides."""
     import numpy as np
 
@@ -71,7 +71,7 @@ class _Zero:
 
 
 def test_score_gap_beyond_the_exact_size_is_sampled_and_says_so(monkeypatch):
-    """Issue 11: past GAP_EXACT_PAIRS the one-hot check compares a seeded sample (the same warning each time)
+    """Past GAP_EXACT_PAIRS the one-hot check compares a seeded sample (the same warning each time)
     and names the sample's size."""
     from hopfield_cli.experiments import warnings as w
 

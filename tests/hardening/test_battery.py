@@ -1,4 +1,4 @@
-"""Issue 12, the battery: the red-team cases not covered elsewhere, across the four subcommands.
+"""The battery: the red-team cases not covered elsewhere, across the four subcommands.
 
 Every case ends in exit 0 with finite results, or in one line ``error: <field>: ...`` (exit 2) with no run
 folder left behind. By category: Hydra syntax (interpolations, resolvers, deep nesting, seeds beyond 2^63),
@@ -146,7 +146,7 @@ def test_ascii_only_help_and_errors(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_while_the_heavy_libraries_load_is_one_line(monkeypatch, tmp_path):
-    from hopfield_cli.app import launch
+    from hopfield_cli.app.run import launch
 
     def interrupted(*args):
         raise KeyboardInterrupt

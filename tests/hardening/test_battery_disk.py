@@ -1,4 +1,4 @@
-"""Issue 12, the battery: a full disk, a file-size limit and immutable files, while a run writes.
+"""The battery: a full disk, a file-size limit and immutable files, while a run writes.
 
 A file-size limit (``ulimit -f``: RLIMIT_FSIZE, with SIGXFSZ ignored as a shell would leave it for a Python
 child) stands in for a full disk; it is set in this process around one in-process run and restored after.

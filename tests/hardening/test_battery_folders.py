@@ -1,4 +1,4 @@
-"""Issue 12, the battery: damaged resume folders and damaged sweep folders.
+"""The battery: damaged resume folders and damaged sweep folders.
 
 A resumed sweep takes every good cell of a damaged ``cells.jsonl`` (garbage or binary in the middle, a record of
 the wrong shape, a cell spliced in from a run with another seed, a torn last line) and computes the rest, ending

@@ -1,4 +1,4 @@
-"""Issue 7, part 1: bad config values end in ONE line naming the field, exit 2, before any run folder exists.
+"""Bad config values end in ONE line naming the field, exit 2, before any run folder exists.
 
 Absurd sizes are refused from an estimate of the run's memory (each experiment's ``footprint``), before anything is
 allocated: the message says how many GiB the run needs and how many are free.
@@ -164,7 +164,7 @@ def test_bad_value_is_one_line_naming_the_field(tmp_path, command, override, fie
 
 def test_the_memory_estimate_names_both_sizes():
     """The refusal says how much is needed and how much is free, from the estimate alone."""
-    from hopfield_cli.app.checks import check_memory
+    from hopfield_cli.app.check.checks import check_memory
     from hopfield_cli.app.commands import COMMANDS
 
     terms = COMMANDS["retrieve"].footprint(compose("retrieve", "num_patterns=1000000", "dim=1000"))

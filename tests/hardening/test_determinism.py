@@ -1,4 +1,4 @@
-"""Issue 7, part 6: the same config and seed give identical tables on CPU, in one process and across processes."""
+"""The same config and seed give identical tables on CPU, in one process and across processes."""
 
 from __future__ import annotations
 

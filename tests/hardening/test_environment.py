@@ -1,4 +1,4 @@
-"""Issue 26: output and environment faults end in one line and keep what was computed.
+"""Output and environment faults end in one line and keep what was computed.
 
 stdout on a full device, ``COLUMNS=0``, ``~`` in the run folder, names over 255 bytes, a deleted working folder,
 ``out=`` naming a folder, a wrong extension or Hydra's ``${hydra:runtime.output_dir}``, ``ulimit -v`` and cgroup
@@ -155,7 +155,7 @@ def test_torchs_pickle_protocol_warning_is_silenced(tmp_path):
 
     import torch
 
-    from hopfield_cli.app.compose import quiet_launcher_schema_warning
+    from hopfield_cli.app.check.compose import quiet_launcher_schema_warning
 
     (tmp_path / "evil.pt").write_bytes(pickle.dumps({"f": print}, protocol=4))
     with warnings.catch_warnings(record=True) as caught:
@@ -216,9 +216,9 @@ def test_a_run_over_the_ulimit_is_refused_naming_it(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_sweep_of_many_values_checks_in_seconds():
-    from hopfield_cli.app import preflight
+    from hopfield_cli.app.check import preflight
+    from hopfield_cli.app.check.compose import create_hydra
     from hopfield_cli.app.commands import COMMANDS
-    from hopfield_cli.app.compose import create_hydra
     from hopfield_cli.errors import UsageError
 
     betas = ",".join(str(i + 1) for i in range(2001))

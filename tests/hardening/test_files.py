@@ -1,4 +1,4 @@
-"""Issue 7, part 2: bad input files, through the CLI, for every subcommand and every field that reads a file.
+"""Bad input files, through the CLI, for every subcommand and every field that reads a file.
 
 Each ends in one line naming the field, exit 2, and (for a pickle) never runs the pickle's code.
 """

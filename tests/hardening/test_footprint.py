@@ -1,4 +1,4 @@
-"""Issue 12: the memory estimate covers every subcommand, family and input path, checked against measured peaks.
+"""The memory estimate covers every subcommand, family and input path, checked against measured peaks.
 
 Each case runs the installed `hopfield` in its own process on a mid-sized input and reads that process's peak
 resident memory from ``os.wait4`` (``ru_maxrss``: exact, no sampling). The run's own memory is that peak minus

@@ -1,6 +1,6 @@
-"""Issue 7, part 7: random override strings never end in a traceback: a config is accepted or refused in one line.
+"""Random override strings never end in a traceback: a config is accepted or refused in one line.
 
-The fuzz drives ``app.launch``'s own first steps (argument parsing and preflight: Hydra's override grammar,
+The fuzz drives ``app.run.launch``'s own first steps (argument parsing and preflight: Hydra's override grammar,
 composition with the typed schemas, validation and the resource checks), in this process, with the run itself
 replaced by a stub so that an accepted config costs nothing. The other tests of this folder run real configs.
 Inputs the fuzz once found are kept as explicit examples (``seed=${0}``: an interpolation in an override).
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hopfield_cli.app import launch
 from hopfield_cli.app.commands import COMMANDS as TABLE
+from hopfield_cli.app.run import launch
 from hopfield_cli.config.options import GROUPS as OPTIONS
 
 from .conftest import COMMANDS

@@ -1,4 +1,4 @@
-"""Issue 7, part 4: SIGINT and SIGTERM in the middle of capacity-sweep and metastable-scan.
+"""SIGINT and SIGTERM in the middle of capacity-sweep and metastable-scan.
 
 The run stops with 130 (SIGINT) or 143 (SIGTERM) and one line saying how many cells were kept and how to resume,
 no traceback; every finished cell is in cells.jsonl, every file left parses, no temporary file is left, and the

@@ -1,4 +1,4 @@
-"""Issue 12, faults: 20 SIGKILLs at random moments of a sweep, each followed by a resume, end with the tables of
+"""Faults: 20 SIGKILLs at random moments of a sweep, each followed by a resume, end with the tables of
 an uninterrupted run.
 
 SIGKILL gives a run no chance to clean up: a cell line may be torn, a table or ``sweep.json`` half written into
@@ -124,7 +124,9 @@ def drive(command: str, tmp: str, seed: int = 12, kills: int = KILLS) -> None:
     import torch  # noqa: F401
 
     import hopfield_cli.cli  # noqa: F401
-    from hopfield_cli.app import launch, tasks  # noqa: F401
+    from hopfield_cli.app.run import (
+        tasks,  # noqa: F401
+    )
     from hopfield_cli.experiments.capacity_sweep import sweep  # noqa: F401
     from hopfield_cli.experiments.metastable_scan import scan  # noqa: F401
 

@@ -1,4 +1,4 @@
-"""Issue 26, results never stale and nothing written outside a run's folders.
+"""Results are never stale, and nothing written outside a run's folders.
 
 A resume or re-run fingerprints the content of its input files, not their paths; a sweep folder holds one
 sweep (a different sweep into it is refused; ``collect`` merges only the jobs its ``multirun.yaml`` names);

@@ -1,4 +1,4 @@
-"""Issue 7, part 5: numeric extremes give finite tables, and a one-line warning where results lose meaning."""
+"""Numeric extremes give finite tables, and a one-line warning where results lose meaning."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 7, part 3: output folders that cannot be written, and folders that already hold another sweep."""
+"""Output folders that cannot be written, and folders that already hold another sweep."""
 
 from __future__ import annotations
 

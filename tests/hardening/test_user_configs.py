@@ -1,4 +1,4 @@
-"""Issue 26: a user's own config file (``-cd DIR -cn NAME``, an experiment or a group option in DIR) gets the
+"""A user's own config file (``-cd DIR -cn NAME``, an experiment or a group option in DIR) gets the
 one-line contract of an override: what Hydra cannot read cleanly is refused naming the file and its line,
 within a second, with exit status 2 and no folder left behind."""
 
@@ -63,7 +63,7 @@ def test_a_bad_primary_config_is_one_line_naming_file_and_line(tmp_path, monkeyp
 
 @pytest.mark.parametrize("case", ["alias-bomb", "deep-flow-nesting", "too-big", "duplicate-key"])
 def test_the_check_takes_under_a_second(tmp_path, case):
-    from hopfield_cli.app.config_files import check_config_file
+    from hopfield_cli.app.check.config_files import check_config_file
     from hopfield_cli.errors import UsageError
 
     path = write(tmp_path, "me", CASES[case][0])

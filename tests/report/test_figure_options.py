@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from hopfield_cli.app.launch import without_hydra_completion
+from hopfield_cli.app.run.launch import without_hydra_completion
 from hopfield_cli.report.figure_format import figure_settings
 from hopfield_cli.report.figures import save
 

@@ -83,17 +83,17 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     from hopfield_cli.report.files import write_json, write_run_info, write_table
 
     started = time.perf_counter()
-    folder, hashes = pretrained.model_folder(str(cfg.pretrained))
-    text, text_sha = load_text(str(cfg.text))
+    folder, hashes = pretrained.model_folder(cfg.pretrained)
+    text, text_sha = load_text(cfg.text)
     tokenizer = pretrained.tokenizer_of(folder)
     encoder, shape = pretrained.load_encoder(folder)
     if cfg.seq_len > shape.max_positions:
         raise UsageError("seq_len", f"must be <= {shape.max_positions} for this model, got {cfg.seq_len}")
-    ids = pretrained.token_windows(tokenizer, text, int(cfg.windows), int(cfg.seq_len))
+    ids = pretrained.token_windows(tokenizer, text, cfg.windows, cfg.seq_len)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     k, norms, tops = measure(encoder, ids, device)
-    n_keys = int(cfg.seq_len)
+    n_keys = cfg.seq_len
     table = add_norms(heads.head_table(k, n_keys), norms)
     write_table(table, run_dir, heads.HEAD_STEM)
     queries = heads.query_table(k, tops)
@@ -101,12 +101,12 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     write_table(queries, run_dir, heads.QUERY_STEM)
     counts = heads.class_counts(table)
     source = {
-        "model": str(cfg.pretrained),
+        "model": cfg.pretrained,
         "model_folder": str(folder),
         "model_sha256": hashes,
-        "text": str(cfg.text),
+        "text": cfg.text,
         "text_sha256": text_sha,
-        "windows": int(cfg.windows),
+        "windows": cfg.windows,
         "seq_len": n_keys,
     }
     write_json(
@@ -127,10 +127,8 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         grid = table["head_class"].to_numpy().reshape(shape.num_layers, shape.num_heads)
         figures.save_head_classes(run_dir / "attention_classes.png", grid, n_keys)
         kbar = table["k_median"].to_numpy().reshape(shape.num_layers, shape.num_heads)
-        head_figures.save_kbar_map(run_dir / "attention_kbar.png", kbar, grid, n_keys, str(cfg.pretrained))
-        head_figures.save_class_histogram(
-            run_dir / "attention_class_histogram.png", counts, str(cfg.pretrained)
-        )
+        head_figures.save_kbar_map(run_dir / "attention_kbar.png", kbar, grid, n_keys, cfg.pretrained)
+        head_figures.save_class_histogram(run_dir / "attention_class_histogram.png", counts, cfg.pretrained)
     seconds = time.perf_counter() - started
     write_run_info(run_dir, "attention-heads", cfg.seed, device, seconds=seconds, **source)
     heads.print_summary(table, counts, shape.num_heads, n_keys, norms=True)

@@ -48,8 +48,8 @@ def capacity_table(
     """One row per (model, beta, d): capacity, its interval over trials, the theory, the fit over d."""
     from hopfield_cli.core import theory
 
-    threshold = float(cfg.threshold)
-    source = "memory file" if cfg.memory is not None else str(cfg.patterns.name)
+    threshold = cfg.threshold
+    source = "memory file" if cfg.memory is not None else cfg.patterns.name
     records = []
     for s in series:
         part = results[(results.model == s.model) & (results.dim == s.dim)]
@@ -117,9 +117,9 @@ def _argmax_theory(cfg: Any, model: str, d: int, threshold: float) -> float:
     from hopfield_cli.data.corruption import num_changed
 
     corruption = cfg.corruption
-    if model != "modern" or cfg.memory is not None or str(cfg.patterns.name) != "binary":
+    if model != "modern" or cfg.memory is not None or cfg.patterns.name != "binary":
         return float("nan")
-    if getattr(corruption, "name", None) != "flip" or str(cfg.normalise) != "none":
+    if getattr(corruption, "name", None) != "flip" or cfg.normalise != "none":
         return float("nan")
     return theory.argmax_capacity(d, num_changed(float(corruption.p), d), threshold)
 

@@ -88,7 +88,7 @@ RESULT_FIELDS = (
 def footprint(cfg: MetastableScanConfig) -> list[fp.Term]:
     """The patterns (with their float64 statistics and the run's dtype copy), the queries, every result row,
     the nearest-pattern search and the modern network's working arrays (``experiments.footprint``)."""
-    b = int(cfg.num_queries)
+    b = cfg.num_queries
     src = fp.source(cfg)
     n, d = src.n, src.d
     return [
@@ -96,7 +96,7 @@ def footprint(cfg: MetastableScanConfig) -> list[fp.Term]:
         *fp.prepare_terms(cfg, src),
         fp.stats_term(src.field, n, d),
         fp.Term(src.field, n * d * (8 if cfg.dtype == "float64" else 0), "the run's float64 copy"),
-        fp.queries_term(b, d, int(cfg.update_steps_max)),
+        fp.queries_term(b, d, cfg.update_steps_max),
         fp.Term(
             "num_queries",
             b * cfg.num_betas * SCAN_ROW_BYTES,
@@ -245,5 +245,5 @@ def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:
     seconds = time.perf_counter() - started
     write_run_info(work_dir, COMMAND, cfg.seed, device, seconds=seconds, hydra_run_dir=str(run_dir))
     print_summary(per_beta, scales, changes, n, seconds)
-    warn(unconverged_warnings(per_beta, int(cfg.update_steps_max)))
+    warn(unconverged_warnings(per_beta, cfg.update_steps_max))
     return per_beta

@@ -153,7 +153,7 @@ def one_step_retrieval(profile: Profile, seed: int, root: Path) -> Claim:
     """Theorem 5 (Eq. 8): ||f(xi) - x_i|| <= 2 (N-1) exp(-beta (Delta_i - 2 max{||xi - x_i||, ||x_i* - x_i||} M)) M.
 
     d = 64, N = 200 patterns on the sphere of radius 8, beta = 1, every pattern queried as x_i + 0.1 noise
-    (the setting of SCIENCE.md); one update in float64. ||x_i* - x_i|| <= 1/(beta N M) for a well-separated x_i.
+    (Ramsauer et al. 2021, Theorem 4 and Section A.1.3); one update in float64. ||x_i* - x_i|| <= 1/(beta N M) for a well-separated x_i.
     """
     gen = torch.Generator().manual_seed(seed + 2)
     n, d, beta, radius = 200, 64, 1.0, 8.0

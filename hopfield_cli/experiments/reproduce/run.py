@@ -91,7 +91,7 @@ def _fixed_points(ctx: dict[str, Any]) -> list[Claim]:
     cfg = ctx["subs"]["metastable_clusters"]
     per_beta, folder = _sub_run("metastable_clusters", cfg, ctx["root"])
     command = _command(ctx, "metastable_clusters")
-    cluster = int(cfg.num_patterns) // max(int(cfg.clusters), 1)
+    cluster = cfg.num_patterns // max(cfg.clusters, 1)
     root = ctx["root"]
     return [
         fixed_point_claims.fixed_point_global(per_beta, folder, command, root),
@@ -241,10 +241,10 @@ def run(cfg: Any, run_dir: Path, subs: dict[str, Any]) -> pd.DataFrame:
                 "attention_file",
                 ("head_classes_file",),
                 None,
-                lambda ctx: [head_claims.file_classes(str(cfg.attention), profile, root)],
+                lambda ctx: [head_claims.file_classes(cfg.attention, profile, root)],
             )
         )
-    ctx = {"profile": profile, "seed": int(cfg.seed), "device": str(cfg.device), "root": root, "subs": subs}
+    ctx = {"profile": profile, "seed": cfg.seed, "device": cfg.device, "root": root, "subs": subs}
     rows: list[dict[str, Any]] = []
     reused = 0
     with cell_progress(COMMAND, total=len(groups)) as bar:
@@ -271,7 +271,7 @@ def run(cfg: Any, run_dir: Path, subs: dict[str, Any]) -> pd.DataFrame:
     from hopfield_cli.core.device import resolve_device
 
     device = str(resolve_device(cfg.device))
-    claims_report.write_report(root, table, profile.name, int(cfg.seed), device, seconds, bool(cfg.html))
+    claims_report.write_report(root, table, profile.name, cfg.seed, device, seconds, cfg.html)
     failed = table.loc[table.verdict == FAIL, "claim"].tolist()
     claims_report.print_verdicts(table, seconds, reused, root)
     if failed:

@@ -213,7 +213,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     }
     write_json(work_dir / "summary.json", {**summary, "device": str(device), "dtype": cfg.dtype})
     if cfg.save_model:
-        checkpoint.save_model(work_dir / "model.safetensors", model, {"task": "mlm", "seed": str(cfg.seed)})
+        checkpoint.save_model(work_dir / "model.safetensors", model, {"task": "mlm", "seed": f"{cfg.seed}"})
     if cfg.plots:
         from hopfield_cli.report import head_figures
 

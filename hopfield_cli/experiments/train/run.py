@@ -159,7 +159,7 @@ def _run(cfg: TrainConfig, run_dir: Path) -> pd.DataFrame:
         checkpoint.save_model(
             work_dir / "model.safetensors",
             model,
-            {"task": cfg.task.name, "layer": cfg.layer.name, "seed": str(cfg.seed)},
+            {"task": cfg.task.name, "layer": cfg.layer.name, "seed": f"{cfg.seed}"},
         )
     if cfg.plots:
         from hopfield_cli.report.train_figures import save_learning_curve

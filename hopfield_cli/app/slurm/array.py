@@ -30,7 +30,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from hopfield_cli.app import slurm
+from hopfield_cli.app.slurm import request as slurm
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def launch_array(launcher: Any, job_overrides: list[list[str]], initial_job_idx:
     from hydra.core.singleton import Singleton
     from hydra.core.utils import filter_overrides
 
-    from hopfield_cli.app.tasks import terminate_as_interrupt
+    from hopfield_cli.app.run.tasks import terminate_as_interrupt
 
     config = launcher.config
     found = executor(launcher)

@@ -50,7 +50,7 @@ def quiet_launcher_schema_warning() -> None:
 
 def config_dir() -> str:
     """The folder of primary configs: inside the installed package, else the checkout's top-level conf/."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # the package folder (hopfield_cli/)
     for candidate in (here / "conf", here.parent / "conf"):
         if (candidate / "store.yaml").is_file():
             return str(candidate)
@@ -65,7 +65,7 @@ def create_hydra(extra_dir: str | None) -> Any:
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.core.global_hydra import GlobalHydra
 
-    from hopfield_cli.app.config_files import guard_file_sources
+    from hopfield_cli.app.check.config_files import guard_file_sources
 
     version.setbase("1.3")
     register_configs()

@@ -30,11 +30,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hopfield_cli.app.check.compose import quiet_launcher_schema_warning
 from hopfield_cli.app.commands import COMMANDS, Command
-from hopfield_cli.app.compose import quiet_launcher_schema_warning
-from hopfield_cli.app.logs import config_summary, job_log, results_folder
-from hopfield_cli.app.objective import read_metric
-from hopfield_cli.app.run_folder import os_error, remove_stub, work_folder_lock
+from hopfield_cli.app.run.logs import config_summary, job_log, results_folder
+from hopfield_cli.app.run.run_folder import os_error, remove_stub, work_folder_lock
+from hopfield_cli.app.sweep.objective import read_metric
 from hopfield_cli.config import register_configs
 from hopfield_cli.errors import CapacityError, UsageError
 from hopfield_cli.report.console import output_log, say
@@ -88,7 +88,7 @@ def error_line(error: BaseException) -> str:
 def experiment(command: Command, typed: Any, run_dir: Path) -> Any:
     """The experiment, holding a resumed sweep's folder; a disk error (full, ``ulimit -f``, immutable file)
     becomes one line naming the field of the folder or file."""
-    from hopfield_cli.app.trackers import tracking
+    from hopfield_cli.app.run.trackers import tracking
     from hopfield_cli.report.figure_format import figure_settings
 
     resume = getattr(typed, "resume", None) if command.resumable else None
@@ -114,7 +114,7 @@ def experiment(command: Command, typed: Any, run_dir: Path) -> Any:
 def show_resources(typed: Any) -> None:
     """Set ``threads=``, then show the device, dtype and threads the run uses (and a GPU it cannot use) on
     screen and in the log, and hand them to the run's provenance (summary.json, run_info.json, Parquet)."""
-    from hopfield_cli.app import resources
+    from hopfield_cli.app.check import resources
     from hopfield_cli.report.console import say
     from hopfield_cli.report.files import add_provenance
 
@@ -219,7 +219,7 @@ def run_job(command_name: str, cfg: DictConfig) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from hopfield_cli.app.preflight import checked
+    from hopfield_cli.app.check.preflight import checked
 
     logging.raiseExceptions = False  # a log file on a full disk must not print a traceback per line
     hydra_cfg = HydraConfig.get()

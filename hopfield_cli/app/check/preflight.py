@@ -19,9 +19,9 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
-from hopfield_cli.app import checks
+from hopfield_cli.app.check import checks
+from hopfield_cli.app.check.compose import _unknown_key, compose, composition_errors, missing_plugin
 from hopfield_cli.app.commands import Command
-from hopfield_cli.app.compose import _unknown_key, compose, composition_errors, missing_plugin
 from hopfield_cli.errors import UsageError
 
 # Sweeps with more combinations than this are checked value by value (each value with the others' first).
@@ -152,7 +152,7 @@ def checked(command: Command, cfg: DictConfig) -> Any:
         with hydra_resolvable(cfg):
             typed = OmegaConf.to_object(task)
     except Exception as exc:  # noqa: BLE001 - an interpolation or value OmegaConf could not build
-        from hopfield_cli.app.compose import describe_error
+        from hopfield_cli.app.check.compose import describe_error
 
         raise describe_error(exc) from None
     hydra_node: Any = cfg.hydra if "hydra" in cfg else None
@@ -163,7 +163,7 @@ def checked(command: Command, cfg: DictConfig) -> Any:
     if hydra_node is not None and OmegaConf.select(hydra_node, "job.chdir", default=False):
         launched_from(typed, OmegaConf.select(hydra_node, "runtime.cwd", default=None) or os.getcwd())
     checks.check_typed(command, typed)
-    from hopfield_cli.app.trackers import check_available
+    from hopfield_cli.app.run.trackers import check_available
 
     check_available(typed)  # logger=mlflow without its extra: one line naming it
     return typed
@@ -172,7 +172,7 @@ def checked(command: Command, cfg: DictConfig) -> Any:
 def launched_from(typed: Any, cwd: str) -> None:
     """With ``hydra.job.chdir=true`` the run works in its run folder: a relative path the user gave means the
     folder they launched from, so it is made absolute against it before the run changes folder."""
-    from hopfield_cli.app.run_folder import PATH_FIELDS
+    from hopfield_cli.app.run.run_folder import PATH_FIELDS
 
     for dotted in PATH_FIELDS:
         *parents, leaf = dotted.split(".")
@@ -250,7 +250,7 @@ def check_group_values(overrides: list[str], extra_dir: str | None) -> None:
     """A config group takes one option name; Hydra fails with a TypeError on a list or a number."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from hopfield_cli.app.compose import config_dir
+    from hopfield_cli.app.check.compose import config_dir
 
     dirs = [config_dir()] + ([os.path.abspath(extra_dir)] if extra_dir else [])
     for ov in OverridesParser.create().parse_overrides(overrides=overrides):

@@ -33,7 +33,7 @@ def sub_configs(cfg: Any, check: Check) -> dict[str, Any]:
     """The typed config of every named experiment the selected claims run."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from hopfield_cli.app.compose import compose, create_hydra
+    from hopfield_cli.app.check.compose import compose, create_hydra
     from hopfield_cli.experiments.reproduce.profiles import SUBRUNS, subrun_overrides
     from hopfield_cli.experiments.reproduce.run import needed_experiments
 

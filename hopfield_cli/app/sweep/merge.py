@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from hopfield_cli.app.sweep_jobs import Job, scan_jobs
+from hopfield_cli.app.sweep.sweep_jobs import Job, scan_jobs
 from hopfield_cli.errors import UsageError
 from hopfield_cli.report.files import write_json
 
@@ -219,7 +219,7 @@ def refuse_parent(folder: Path) -> None:
         raise UsageError("sweep_dir", f"cannot list {folder}: {exc.strerror or exc}") from None
     if jobs:
         return
-    from hopfield_cli.app.sweep_jobs import single_runs
+    from hopfield_cli.app.sweep.sweep_jobs import single_runs
 
     if not sweeps and single_runs(folder):  # a folder of single runs (outputs/DATE): merged as jobs
         return

@@ -197,7 +197,7 @@ def check_request(cfg: DictConfig) -> None:
         return
     import importlib.util
 
-    from hopfield_cli.app.compose import missing_plugin
+    from hopfield_cli.app.check.compose import missing_plugin
 
     if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
         raise missing_plugin("slurm")  # type: ignore[misc]

@@ -166,7 +166,7 @@ def check_memory(terms: list[Any], available: int | None = None, device: str | N
         return
     limit = "free memory"
     if available is None:
-        from hopfield_cli.app.resources import device_memory
+        from hopfield_cli.app.check.resources import device_memory
 
         available, limit = device_memory(device)
     need = sum(t.bytes for t in terms)
@@ -249,7 +249,7 @@ def check_resources(command: Any, cfg: Any) -> None:
 def check_typed(command: Any, typed: Any) -> None:
     """Every check of a typed config, in order: the fields' ranges and relations (``config.check_values``),
     then the input files and outputs, then device, families and memory. The one sequence for a user's run
-    (``preflight.checked``) and for reproduce's sub-runs (``app.reproduce``)."""
+    (``preflight.checked``) and for reproduce's sub-runs (``app.run.reproduce``)."""
     check_values(typed)
     check_inputs(command.name, typed)
     check_resources(command, typed)

@@ -19,10 +19,11 @@ from typing import Any
 
 import typer
 
-from hopfield_cli.app import preflight, slurm
+from hopfield_cli.app.check import preflight
+from hopfield_cli.app.check.compose import check_shadowing, compose, config_dir, create_hydra
+from hopfield_cli.app.check.named_experiments import check_experiment
 from hopfield_cli.app.commands import COMMANDS, Command
-from hopfield_cli.app.compose import check_shadowing, compose, config_dir, create_hydra
-from hopfield_cli.app.named_experiments import check_experiment
+from hopfield_cli.app.slurm import request as slurm
 from hopfield_cli.errors import UsageError
 
 
@@ -127,7 +128,7 @@ def estimate_sweep(hydra: Any, command: Command, config_name: str, overrides: li
 
 def print_estimate(command: Command, typed: Any, *, last: bool = True) -> None:
     """``estimate=true``: the run's device, memory and time, printed; nothing is run and no folder made."""
-    from hopfield_cli.app import resources
+    from hopfield_cli.app.check import resources
     from hopfield_cli.report.console import say
 
     resources.set_threads(getattr(typed, "threads", None))
@@ -149,8 +150,8 @@ def run_once(hydra: Any, cfg: Any, config_name: str, command: Command, typed: An
     from hydra.types import HydraContext, RunMode
     from omegaconf import open_dict
 
-    from hopfield_cli.app.run_folder import run_folder
-    from hopfield_cli.app.tasks import run_single
+    from hopfield_cli.app.run.run_folder import run_folder
+    from hopfield_cli.app.run.tasks import run_single
 
     with open_dict(cfg):
         cfg.hydra.mode = RunMode.RUN
@@ -182,10 +183,10 @@ def output_lost(folder: str) -> None:
 
 def run_sweep(hydra: Any, command: Command, config_name: str, overrides: list[str]) -> None:
     """Check every combination, run the multirun, then exit 1 when a job failed or is missing."""
-    from hopfield_cli.app.merge import read_outcome
-    from hopfield_cli.app.objective import check_sweeper
-    from hopfield_cli.app.run_folder import sweep_folder
-    from hopfield_cli.app.tasks import run_job
+    from hopfield_cli.app.run.run_folder import sweep_folder
+    from hopfield_cli.app.run.tasks import run_job
+    from hopfield_cli.app.sweep.merge import read_outcome
+    from hopfield_cli.app.sweep.objective import check_sweeper
 
     cfg = compose(hydra, config_name, overrides, multirun=True)
     preflight.check_launcher(cfg)

@@ -123,7 +123,7 @@ def run_folder(cfg: Any) -> Iterator[Path | None]:
         with open_dict(cfg):
             cfg.hydra.run.dir = str(run_dir)
     try:
-        from hopfield_cli.app.checks import name_lengths
+        from hopfield_cli.app.check.checks import name_lengths
 
         name_lengths(str(run_dir), "hydra.run.dir")
         created = first_missing(run_dir)

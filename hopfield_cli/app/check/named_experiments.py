@@ -34,8 +34,8 @@ def read_header(path: Path) -> NamedExperiment:
 
 def named_experiments(extra_dir: str | None = None) -> dict[str, NamedExperiment]:
     """Every experiment in our ``conf/experiment/`` (and a ``-cd DIR``'s, which takes precedence)."""
-    from hopfield_cli.app.compose import config_dir
-    from hopfield_cli.app.config_files import check_config_file
+    from hopfield_cli.app.check.compose import config_dir
+    from hopfield_cli.app.check.config_files import check_config_file
 
     found: dict[str, NamedExperiment] = {}
     for folder in (config_dir(), extra_dir):

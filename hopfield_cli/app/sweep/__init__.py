@@ -1,0 +1,2 @@
+"""Sweeps (multiruns): read a sweep folder's jobs, merge them into one set of tables, and the objective a
+hyper-parameter search optimises."""

@@ -24,7 +24,7 @@ from hopfield_cli.config.options import (
 )
 from hopfield_cli.config.run_options import RunOptions
 from hopfield_cli.config.train_options import OPTIMIZERS, LayerOption, TaskOption
-from hopfield_cli.errors import Device, Int, OneOf, Real, Size, Text, UsageError
+from hopfield_cli.errors import Device, Int, OneOf, Real, Size, Text, UsageError, parse_bytes
 
 Families = dataclasses.make_dataclass(
     "Families",
@@ -39,6 +39,19 @@ Families.__doc__ = "capacity-sweep: each family's own settings, used for the fam
 SEED = opt(0, "seed of patterns, queries and update orders", Int(0, MAX_SEED))
 DEVICE = opt("auto", "auto picks CUDA when present", Device())
 BUDGET = opt(None, "bytes for score blocks, e.g. 512MiB; null = auto", Size())
+
+
+class MemoryBudget:
+    """The ``memory_budget`` field of a schema as bytes: the one place its text (``512MiB``) is parsed."""
+
+    memory_budget: str | None
+
+    @property
+    def budget_bytes(self) -> int | None:
+        """Bytes for score blocks; None = chosen from the free memory (``core.budget``)."""
+        return parse_bytes(self.memory_budget)
+
+
 RESUME = opt(None, "a previous run folder of this command to continue", Text("a folder path"))
 BINARISE = opt(False, "take sign() of the patterns (and, for binary families, of the queries)")
 
@@ -84,7 +97,7 @@ class StoreConfig(RunOptions):
 
 
 @dataclass
-class RetrieveConfig(RunOptions):
+class RetrieveConfig(RunOptions, MemoryBudget):
     """`hopfield retrieve`: corrupt stored patterns, retrieve them, one row per query."""
 
     patterns: PatternsOption = MISSING
@@ -117,7 +130,7 @@ class RetrieveConfig(RunOptions):
 
 
 @dataclass
-class CapacitySweepConfig(RunOptions):
+class CapacitySweepConfig(RunOptions, MemoryBudget):
     """`hopfield capacity-sweep`: success rate vs N, capacity per (model, beta, d)."""
 
     patterns: PatternsOption = MISSING
@@ -185,7 +198,7 @@ class CapacitySweepConfig(RunOptions):
 
 
 @dataclass
-class MetastableScanConfig(RunOptions):
+class MetastableScanConfig(RunOptions, MemoryBudget):
     """`hopfield metastable-scan`: fixed-point kinds (global, metastable, single) across beta."""
 
     patterns: PatternsOption = MISSING

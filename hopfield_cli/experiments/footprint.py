@@ -128,9 +128,8 @@ def nearest_term(n: int) -> Term:
 def modern_block(n: int, b: int, cfg: Any) -> int:
     """Bytes of the modern network's largest score block, as ``core.budget`` plans it for this run."""
     from hopfield_cli.core.budget import plan_chunks, resolve_budget
-    from hopfield_cli.errors import parse_bytes
 
-    budget = resolve_budget(parse_bytes(getattr(cfg, "memory_budget", None)), "cpu")
+    budget = resolve_budget(getattr(cfg, "budget_bytes", None), "cpu")
     dtype = _torch_dtype(cfg.dtype)
     return max(
         plan_chunks(max(n, 1), max(b, 1), dtype=dtype, memory_budget=budget, with_stats=stats).block_bytes

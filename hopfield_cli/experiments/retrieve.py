@@ -16,7 +16,6 @@ import pandas as pd
 import torch
 
 from hopfield_cli.config import option_text
-from hopfield_cli.errors import parse_bytes
 from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.families import has_beta, make_model
@@ -93,7 +92,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     warn(meaning_warnings(patterns, [cfg.beta] if has_beta(cfg.model.name) else None))
     if cfg.model.name in BINARY_MODELS:
         patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=cfg.model.name)
-    model = make_model(cfg.model, cfg.beta, cfg.seed, parse_bytes(cfg.memory_budget), "model")
+    model = make_model(cfg.model, cfg.beta, cfg.seed, cfg.budget_bytes, "model")
 
     x = patterns.to(device=device, dtype=dtype)
     scored = score_in_blocks(  # a long pass in blocks of queries, with a progress bar

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from hopfield_cli.config import check_values
-from hopfield_cli.errors import CapacityError, UsageError, parse_bytes
+from hopfield_cli.errors import CapacityError, UsageError
 
 GIB = 1024**3
 
@@ -142,7 +142,7 @@ def check_budget(cfg: Any, num_patterns: int) -> None:
     from hopfield_cli.core.budget import plan_chunks
     from hopfield_cli.core.errors import CoreError
 
-    budget = parse_bytes(getattr(cfg, "memory_budget", None))
+    budget = getattr(cfg, "budget_bytes", None)
     if budget is None:
         return
     try:

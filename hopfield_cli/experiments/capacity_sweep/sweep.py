@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from hopfield_cli.config import option_text
-from hopfield_cli.errors import UsageError, parse_bytes
+from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.capacity_sweep.bank import (
@@ -346,7 +346,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     models = list(dict.fromkeys(cfg.models))
     series = [Series(m, b, d) for d in dims for m in models for b in (betas if has_beta(m) else [None])]
     image_side = None if fixed is None else fixed.image_side
-    ctx = Context(device, dtype, parse_bytes(cfg.memory_budget), image_side, run_dir / "shards")
+    ctx = Context(device, dtype, cfg.budget_bytes, image_side, run_dir / "shards")
     banks = {d: PatternBank(cfg, d, None if fixed is None else fixed.patterns) for d in dims}
     pattern_norms = check_inputs(cfg, banks, models, ctx)
     log = CellLog(run_dir, sweep_fingerprint(cfg, None if fixed is None else fixed.metadata.get("checksum")))

@@ -38,7 +38,6 @@ from hopfield_cli.config.commands import MetastableScanConfig
 from hopfield_cli.core.budget import resolve_budget
 from hopfield_cli.core.fixed_points import KINDS, converged_kinds, fixed_point_kind
 from hopfield_cli.core.modern import ModernHopfield
-from hopfield_cli.errors import parse_bytes
 from hopfield_cli.experiments import footprint as fp
 from hopfield_cli.experiments.beta_scales import beta_grid, beta_scales
 from hopfield_cli.experiments.metastable_scan.table import (
@@ -200,7 +199,7 @@ def run(cfg: MetastableScanConfig, run_dir: Path) -> pd.DataFrame:
     """Scan beta, resuming in ``cfg.resume`` when set; returns the per-beta table."""
     started = time.perf_counter()
     device, dtype = device_and_dtype(cfg)
-    budget = resolve_budget(parse_bytes(cfg.memory_budget), device)
+    budget = resolve_budget(cfg.budget_bytes, device)
     generator = torch.Generator().manual_seed(cfg.seed)
     data = load_scan_patterns(cfg, generator)
     queries, target_ids = make_queries(cfg, data, generator)

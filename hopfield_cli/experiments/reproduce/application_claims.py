@@ -94,12 +94,11 @@ def repertoire_low_witness(
     rate = summary["witness_rate"]
     held_out = max(2, int(summary["repertoires"]) // 4)
     band = SHUFFLE_SIGMAS * null_auc_std(held_out // 2, held_out - held_out // 2)
-    # one-sided: the shuffled model must not predict the true labels. Trained on labels that carry no
-    # information it still becomes sensitive to the motif, with an arbitrary sign, so its AUC may sit near 0
-    # (measured: 0.014 at 5%) as well as near 0.5. It may also sit above the band with no leak: the labels
-    # are uncorrelated with the classes by construction, yet measured 0.93 at 5% and 0.59-0.73 at 1% (seeds
-    # 0-2), so a FAIL on the shuffle alone is not proof of a leak; rerun with another seed.
-    shuffle_ok = shuffle is None or shuffle - 0.5 <= band
+    # The control is trained and judged on labels uncorrelated with the classes (train/repertoire): whatever
+    # feature it learns, with whatever sign, its held-out AUC is that of a score with no signal. (Judged on the
+    # true labels it was not: a model trained on such labels still finds the motif, with an arbitrary sign,
+    # and measured 0.014-0.93.)
+    shuffle_ok = shuffle is None or abs(shuffle - 0.5) <= band
     ok = ours >= REPERTOIRE_AUC and ours <= oracle + 1e-12 + 0.05 and shuffle_ok
     largest = summary.get("largest_eval_seconds")
     memory = "" if largest is None else (
@@ -115,8 +114,8 @@ def repertoire_low_witness(
         where="Section 5 (immune repertoire classification, DeepRC: Widrich et al. 2020)",
         command=commands["repertoire_wr1"],
         theory=f"AUC >= {REPERTOIRE_AUC} at witness rate {rate:g}; the oracle (Hamming <= 1 count) the ceiling; "
-        f"shuffle at most {band:.2f} above 0.5 ({SHUFFLE_SIGMAS} sd of the AUC of {held_out} held-out "
-        "repertoires under no signal; one-sided)",
+        f"shuffle within {band:.2f} of 0.5 ({SHUFFLE_SIGMAS} sd of the AUC of {held_out} held-out "
+        "repertoires under no signal)",
         measured=f"AUC {ours:.3f}, oracle {oracle:.3f}, shuffle {shown}; implanted share of the most attended "
         f"{summary['top_attended_implanted']:.2f}{memory}",
         tolerance=f"AUC >= {REPERTOIRE_AUC}; the oracle + 0.05 (held-out noise)",

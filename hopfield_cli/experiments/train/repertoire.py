@@ -7,8 +7,9 @@ look-ups); a repertoire's sequences are then the stored patterns of ``HopfieldPo
 ``train_sequences`` sequences of each repertoire per step; evaluation streams every sequence in blocks
 (``streamed_pooling``), so a repertoire of any size is scored in memory bounded by the block.
 
-Outputs: the AUC of the held-out quarter of the repertoires for the model, the same model trained on shuffled
-labels (the control), and the known-motif oracle (sequences within Hamming distance 1 of the motif); the share
+Outputs: the AUC of the held-out quarter of the repertoires for the model, the same model trained and judged on
+shuffled labels (the control: labels uncorrelated with the classes in both parts, so its AUC is that of a
+model with no signal, 0.5 within the held-out sampling error, whatever feature it learned), and the known-motif oracle (sequences within Hamming distance 1 of the motif); the share
 of implanted sequences among the k most attended of each positive repertoire (k = its implant count); the
 time and peak memory of evaluating one extra positive repertoire of ``largest_repertoire`` sequences.
 Each of these is a cell of the run's cell log (a killed run resumes at the first unfinished one).
@@ -204,8 +205,11 @@ def train_model(cfg, cohort: Cohort, labels: torch.Tensor, seed: int, device, dt
     return model
 
 
-def evaluate(model: RepertoireModel, cohort: Cohort, block: int, device) -> dict[str, float]:
-    """AUC over the held-out repertoires (every sequence streamed) and the implanted share of the top k."""
+def evaluate(
+    model: RepertoireModel, cohort: Cohort, block: int, device, labels: torch.Tensor | None = None
+) -> dict[str, float]:
+    """AUC over the held-out repertoires (every sequence streamed) against ``labels`` (default: their true
+    labels), and the implanted share of the top k of each truly positive one."""
     logits, shares = [], []
     for r in cohort.eval_index.tolist():
         repertoire = cohort.repertoire(r)
@@ -213,7 +217,8 @@ def evaluate(model: RepertoireModel, cohort: Cohort, block: int, device) -> dict
         logits.append(logit)
         if bool(cohort.labels[r]):
             shares.append(top_share(weights, repertoire.implanted))
-    scores, labels = torch.tensor(logits, dtype=torch.float64), cohort.labels[cohort.eval_index]
+    scores = torch.tensor(logits, dtype=torch.float64)
+    labels = cohort.labels[cohort.eval_index] if labels is None else labels
     return {
         "auc": auc(scores, labels),
         "accuracy": accuracy(scores, labels.double()),
@@ -327,14 +332,15 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                 if method == "oracle":
                     scored = oracle(cohort)
                 else:
-                    y = cohort.labels
-                    if method == "shuffle":
+                    y, held_out = cohort.labels, None
+                    if method == "shuffle":  # trained and judged on labels uncorrelated with the classes
                         y = y.clone()
                         y[cohort.train_index] = decorrelated_labels(y[cohort.train_index], cfg.seed + 1)
+                        held_out = decorrelated_labels(y[cohort.eval_index], cfg.seed + 2)
                     trained = train_model(
                         cfg, cohort, y, cfg.seed + (method == "shuffle"), device, dtype, bar
                     )
-                    scored = evaluate(trained, cohort, task.block_sequences, device)
+                    scored = evaluate(trained, cohort, task.block_sequences, device, held_out)
                     if method == "hopfield":
                         model = trained
                         _save(work_dir, model, cfg)

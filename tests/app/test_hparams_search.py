@@ -60,6 +60,7 @@ def test_optuna_without_a_metric_is_refused_in_one_line(run_cli, tmp_path):
     assert wrong.returncode == 2 and wrong.stderr.startswith("error: beta: must be a finite number > 0")
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow  # six real runs through the real sweeper
 def test_optuna_finds_the_best_beta_of_six_trials_and_the_study_reads_back(run_cli, tmp_path):
     optuna = pytest.importorskip("optuna")

@@ -59,6 +59,7 @@ def test_plus_adds_a_hydra_key(run_cli, tmp_path):
     assert "HOPFIELD_PROBE" in (tmp_path / "r/.hydra/hydra.yaml").read_text()
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_multirun_writes_one_folder_per_job(run_cli, tmp_path):
     proc = run_cli("retrieve", "-m", "beta=1,8", "num_patterns=20", "dim=16", "hydra.sweep.dir=sweep")
     assert proc.returncode == 0, proc.stderr

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from tests.conftest import REPO
 
 FACES = REPO / "examples" / "faces"
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_store_reports_the_beta_scales_and_centred_faces_are_retrieved(run_cli, tmp_path):
     proc = run_cli(
         "store",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from tests.conftest import REPO, assert_one_clean_line
 
 
@@ -57,6 +59,7 @@ def test_a_failed_run_keeps_its_error_line_in_the_log(run_cli, tmp_path):
         assert "error: patterns.path" in log.read_text()
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_each_multirun_job_log_ends_with_its_folder(run_cli, tmp_path):
     proc = run_cli("retrieve", "-m", "beta=1,8", "num_patterns=20", "dim=8", "hydra.sweep.dir=sweep")
     assert proc.returncode == 0, proc.stderr

@@ -22,6 +22,7 @@ def _job_status(sweep, num):
     return json.loads((sweep / str(num) / "job_status.json").read_text())
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_submitit_local_sweep_is_merged_and_collect_reproduces_it(run_cli, tmp_path):
     """Two capacity-sweep jobs as separate submitit processes; one merged table; resumable in the same folder."""
@@ -65,6 +66,7 @@ def test_submitit_local_sweep_is_merged_and_collect_reproduces_it(run_cli, tmp_p
     pd.testing.assert_frame_equal(pd.read_parquet(sweep / "results.parquet"), results)
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_a_failed_job_is_named_and_the_others_are_merged(run_cli, tmp_path):
     assert (
         run_cli(
@@ -102,6 +104,7 @@ def test_a_failed_job_is_named_and_the_others_are_merged(run_cli, tmp_path):
     assert list(pd.read_csv(sweep / "summary.csv")["status"]) == ["ok", "missing"]
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_joblib_launcher_runs_two_jobs(run_cli, tmp_path):
     proc = run_cli(

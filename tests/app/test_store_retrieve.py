@@ -13,6 +13,7 @@ from safetensors import safe_open
 from hopfield_cli.experiments.retrieve import RESULT_COLUMNS
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_store_then_retrieve_meets_the_issue_target(run_cli_process, tmp_path):
     run_cli = run_cli_process  # the headline recipe, end to end through the console script

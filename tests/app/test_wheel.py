@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_wheel_installed_elsewhere_runs_retrieve(tmp_path):
     dist = tmp_path / "dist"

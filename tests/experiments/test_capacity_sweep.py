@@ -215,6 +215,7 @@ def test_resume_into_a_different_sweep_is_refused(tmp_path, run_cli):
     assert len(again.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_default_run_modern_far_above_classical(tmp_path, run_cli):
     """The README's example: `hopfield capacity-sweep dim=64 beta=8`, every output in the run folder."""

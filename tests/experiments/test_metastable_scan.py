@@ -184,6 +184,7 @@ def test_footprint_names_the_field_of_the_largest_array(tmp_path):
     assert any(t.field == "memory" and t.what.startswith("1,000 x 512 patterns") for t in terms)
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_resume_after_truncating_cells_gives_the_same_table(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     cfg = compose("num_betas=6", "num_queries=32")
@@ -218,6 +219,7 @@ def test_fingerprint_holds_the_result_fields_only(tmp_path):
     assert len(saved["betas"]) == 2 and saved["memory_checksum"] is None
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_sigterm_keeps_the_finished_betas_and_says_how_to_resume(tmp_path):
     """A real kill: SIGTERM once cells.jsonl holds a finished beta, in a scan far too long to end first."""

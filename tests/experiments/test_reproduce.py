@@ -52,6 +52,7 @@ def test_beta_twice_fails_eq3(tmp_path, monkeypatch):
     assert claim.verdict == FAIL and claim.measured_value > 1e-3
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_energy_descent_passes_and_a_sign_flip_fails(tmp_path, monkeypatch):
     few = dataclasses.replace(QUICK, energy_cases=3)  # the quick profile's 24 cases run in the e2e test
     assert core_claims.energy_descent(few, 0, tmp_path).verdict == PASS

@@ -210,6 +210,7 @@ def test_bad_input_is_one_line(run_cli, override, field):
     assert_one_clean_line(ran, field)
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_a_sweep_over_layers_and_seeds_is_merged(run_cli, tmp_path):
     sweep = tmp_path / "sweep"
     ran = run_cli(

@@ -176,6 +176,7 @@ def test_ctrl_c_while_the_cli_itself_loads_is_one_line(tmp_path):
     assert proc.stderr.splitlines() == ["interrupted: hopfield stopped while starting; nothing was written"]
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_c_locale_and_ascii_output_in_real_processes(run_cli_process, tmp_path):
     """The environment of a cluster node: no UTF-8 locale (and no UTF-8 mode), or an ASCII-only stdout."""
@@ -278,6 +279,7 @@ def test_the_lock_is_reentrant_and_clears_a_killed_runs_temporaries(tmp_path):
     assert (tmp_path / LOCK_FILE).is_file()
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_two_runs_at_once_get_their_own_folders_and_a_shared_folder_is_refused(run_cli, tmp_path):
     from tests.conftest import hopfield_command

@@ -1,4 +1,4 @@
-""""dense's memory estimate says 0 MiB for a run that uses 673 MiB".
+""" "dense's memory estimate says 0 MiB for a run that uses 673 MiB".
 
 Two kinds. (1) ``-m ... estimate=true`` printed no estimate at all: the sweep ignored estimate=true and ran
 every job, with no memory check (a dense sweep at N = 40,000, d = 8, 1,000 queries peaked at 681 MiB RSS, 337

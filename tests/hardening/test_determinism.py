@@ -36,6 +36,7 @@ def test_same_seed_same_tables_in_one_process(tmp_path, command):
             _assert_same(_tables(tmp_path / "a"), _tables(tmp_path / "c"))
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_same_seed_same_tables_across_processes(run_cli_process, tmp_path, command):

@@ -36,6 +36,7 @@ def run_process(tmp_path: Path, *args: str, stdout=subprocess.PIPE, env: dict | 
     )
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_stdout_on_a_full_device_keeps_the_results_and_ends_in_one_line(tmp_path):
     with open("/dev/full", "w") as full:
@@ -48,6 +49,7 @@ def test_stdout_on_a_full_device_keeps_the_results_and_ends_in_one_line(tmp_path
     assert (tmp_path / "run" / "summary.json").is_file() and (tmp_path / "run" / "run_info.json").is_file()
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_columns_zero_still_prints_the_results_folder(tmp_path):
     proc = run_process(tmp_path, "store", *SMALL["store"], "hydra.run.dir=run", env={"COLUMNS": "0"})
@@ -214,6 +216,7 @@ def test_a_run_over_the_ulimit_is_refused_naming_it(tmp_path, monkeypatch):
 # --- a long sweep value list is checked in seconds -----------------------------------------------------
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.slow
 def test_a_sweep_of_many_values_checks_in_seconds():
     from hopfield_cli.app.check import preflight

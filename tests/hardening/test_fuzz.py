@@ -79,6 +79,7 @@ def stub_task(monkeypatch):
     monkeypatch.setattr(launch, "run_sweep", lambda *args: None)
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.parametrize("command", COMMANDS)
 def test_fuzzed_overrides_are_accepted_or_one_clean_line(tmp_path, stub_task, command):
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)

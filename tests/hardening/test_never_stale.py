@@ -171,11 +171,13 @@ def test_a_different_sweep_into_a_used_folder_is_refused(three_jobs):
     assert "seed=0" in (three_jobs / "0" / ".hydra" / "overrides.yaml").read_text()
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_the_same_sweep_again_is_allowed(three_jobs, tmp_path):
     assert_ok(sweep(three_jobs, "seed=0,1,2"))
     assert sorted(pd.read_parquet(three_jobs / "results.parquet")["job"].unique()) == [0, 1, 2]
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_collect_merges_only_the_jobs_of_the_recorded_sweep(three_jobs, tmp_path):
     import shutil
 

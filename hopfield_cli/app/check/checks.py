@@ -183,17 +183,21 @@ def check_memory(terms: list[Any], available: int | None = None, device: str | N
 
 def largest_n(command: str, cfg: Any) -> int:
     """The most patterns one modern-network score block of this run must hold (1 when read from a file)."""
+    from hopfield_cli.core.models import family
     from hopfield_cli.experiments.footprint import generated
+
+    def planned(name: str) -> bool:  # score blocks planned from memory_budget (the modern network's)
+        return family(name).working_memory is None
 
     if not generated(cfg) or command == "store":
         return 1
     if command == "capacity-sweep":
         from hopfield_cli.experiments.capacity_sweep.schedule import n_limit
 
-        return n_limit(cfg) if "modern" in cfg.models else 1
-    if command == "retrieve" and cfg.model.name != "modern":
+        return n_limit(cfg) if any(planned(m) for m in cfg.models) else 1
+    if command == "retrieve" and not planned(cfg.model.name):
         return 1
-    return int(cfg.num_patterns)
+    return cfg.num_patterns
 
 
 def check_families(command: str, cfg: Any) -> None:

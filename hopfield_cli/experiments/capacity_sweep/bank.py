@@ -49,7 +49,7 @@ def load_fixed(cfg: Any) -> PatternSet | None:
         patterns, metadata = load_memory(cfg.memory, field="memory")
         return PatternSet(patterns.to(held_dtype(cfg)).contiguous(), dict(metadata))
     if from_disk(cfg.patterns):
-        return build_patterns(cfg, torch.Generator().manual_seed(int(cfg.seed)), raw=True)
+        return build_patterns(cfg, torch.Generator().manual_seed(cfg.seed), raw=True)
     return None
 
 

@@ -32,7 +32,7 @@ def n_limit(cfg: Any) -> int:
     are drawn block by block (the growth goes on until the success rate crosses the threshold) and
     ``HELD_N_MAX`` where they are held."""
     if cfg.n_max is not None:
-        return int(cfg.n_max)
+        return cfg.n_max
     return UNBOUNDED_N if streams_only(cfg) else HELD_N_MAX
 
 
@@ -62,13 +62,13 @@ def resolved(cfg: Any) -> Any:
 
 
 def _grow(n: int, cfg: Any, limit: int) -> int:
-    return min(limit, max(n + 1, int(round(n * float(cfg.growth)))))
+    return min(limit, max(n + 1, int(round(n * cfg.growth))))
 
 
 def clearly_failed(rate: float, cfg: Any) -> bool:
     """The pooled rate has fallen to ``FLOOR`` x threshold or below (0.225 at the default 0.9): the curve has
     come down most of the way, so a larger N would only show it near 0, at the series' highest cost."""
-    return rate <= FLOOR * float(cfg.threshold)
+    return rate <= FLOOR * cfg.threshold
 
 
 def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
@@ -84,9 +84,9 @@ def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
     it may be a dip of the estimate, and the success curve should be seen falling to ~0. Refinement: ``refine_steps`` bisections (geometric midpoint)
     between the largest passing N and the next tested N above it, replayed step by step.
     """
-    threshold = float(cfg.threshold)
+    threshold = cfg.threshold
     known: dict[int, float] = {}
-    n, fails = min(int(cfg.n_start), limit), 0
+    n, fails = min(cfg.n_start, limit), 0
     while True:
         if n not in rates:
             return n
@@ -95,7 +95,7 @@ def next_n(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
         if fails >= 2 or clearly_failed(rates[n], cfg) or n >= limit:
             break
         n = _grow(n, cfg, limit)
-    for _ in range(int(cfg.refine_steps)):
+    for _ in range(cfg.refine_steps):
         lo = max((m for m, r in known.items() if r >= threshold), default=0)
         above = [m for m in known if m > lo]
         if not above:
@@ -147,8 +147,8 @@ def next_n_crossing(rates: dict[int, float], cfg: Any, limit: int) -> int | None
     crossing, kept inside the bracket's middle (a safeguarded secant on log N), until the bracket is within
     ``CROSSING_TOL``. N never exceeds ``limit``.
     """
-    threshold = float(cfg.threshold)
-    n = min(int(cfg.n_start), limit)
+    threshold = cfg.threshold
+    n = min(cfg.n_start, limit)
     known: dict[int, float] = {}
     while True:  # growth: replay the measured Ns
         if n not in rates:
@@ -157,9 +157,9 @@ def next_n_crossing(rates: dict[int, float], cfg: Any, limit: int) -> int | None
         if rates[n] < threshold or n >= limit:
             break
         pred = _predict([(n, rates[n])], threshold)
-        step = n * float(cfg.growth) if pred is None else min(n * float(cfg.growth), pred * OVERSHOOT)
+        step = n * cfg.growth if pred is None else min(n * cfg.growth, pred * OVERSHOOT)
         n = min(limit, max(n + 1, int(round(step))))
-    for _ in range(int(cfg.refine_steps)):
+    for _ in range(cfg.refine_steps):
         lo = max((m for m, r in known.items() if r >= threshold), default=0)
         above = [m for m, r in known.items() if m > lo and r < threshold]
         if not above:
@@ -185,8 +185,8 @@ def next_n_crossing(rates: dict[int, float], cfg: Any, limit: int) -> int | None
 
 def series_budget(cfg: Any, limit: int) -> int:
     """Upper estimate of a series' cells (growth to the limit + refinement), for the progress bar's total."""
-    steps, n = 1, min(int(cfg.n_start), limit)
+    steps, n = 1, min(cfg.n_start, limit)
     while n < limit:
         n = _grow(n, cfg, limit)
         steps += 1
-    return steps + int(cfg.refine_steps)
+    return steps + cfg.refine_steps

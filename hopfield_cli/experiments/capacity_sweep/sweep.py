@@ -113,8 +113,8 @@ class Context:
 def make_queries(cfg: Any, patterns: torch.Tensor, trial: int, image_side: int | None):
     """Queries (B, d) and target ids (B,) of one (d, trial, N): the same for every model and beta."""
     n, d = patterns.shape
-    gen = generator(int(cfg.seed), "queries", d, trial, n)
-    return query_maker.corrupted(patterns, cfg.corruption, int(cfg.num_queries), gen, image_side)
+    gen = generator(cfg.seed, "queries", d, trial, n)
+    return query_maker.corrupted(patterns, cfg.corruption, cfg.num_queries, gen, image_side)
 
 
 FOOTPRINT_N = 10**8  # the N a footprint assumes for n_max=null over drawn patterns (no limit)
@@ -127,7 +127,7 @@ def separation(cfg: Any, bank: PatternBank, n: int) -> float | None:
     N = 10^9, 1.5e-21), else None. With it the success test finds the nearest pattern of a state close to its
     target without a pass over all N (``scoring.score``); a duplicate of a target at a lower index, which the
     full pass would report as the nearest, is what the odds bound."""
-    if not bank.packs_bits() or str(cfg.normalise) != "none":
+    if not bank.packs_bits() or cfg.normalise != "none":
         return None
     odds = 2.0 * math.log2(max(n, 1)) - (bank.dim + 1)
     return 2.0 if odds <= math.log2(DUPLICATE_ODDS) else None
@@ -138,11 +138,11 @@ def sharded_model(cfg: Any, series: Series, bank: PatternBank, trial: int, n: in
     in a folder of the sweep's run folder (``ctx.shard_folder``)."""
     from hopfield_cli.experiments.capacity_sweep import shards
 
-    runner = shards.Runner(str(cfg.shard_runner), cfg.shard_partition, torch.get_num_threads())
+    runner = shards.Runner(cfg.shard_runner, cfg.shard_partition, torch.get_num_threads())
     return shards.ShardedModern(
         float(series.beta),
         spec=shards.source_spec(cfg, series.dim, trial, n, ctx.dtype),
-        count=int(cfg.shards),
+        count=cfg.shards,
         runner=runner,
         folder=ctx.shard_folder / f"d{series.dim}-t{trial}-n{n}",
     )
@@ -157,11 +157,11 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
     from hopfield_cli.core.models import check_binary
 
     family = getattr(cfg.families, series.model)
-    model = make_model(family, series.beta, int(cfg.seed), ctx.memory_budget, f"families.{series.model}")
+    model = make_model(family, series.beta, cfg.seed, ctx.memory_budget, f"families.{series.model}")
     rows = []
     # the modern network reads drawn patterns block by block: nothing held whatever N is (``DrawnPatterns``)
     drawn = series.model == "modern" and bank.streams()
-    for trial in range(int(cfg.trials)):
+    for trial in range(cfg.trials):
         started = time.perf_counter()
         patterns = bank.drawn(trial, n) if drawn else bank.prefix(trial, n)
         if drawn and int(getattr(cfg, "shards", 1)) > 1:  # each update pass split over tasks (``shards``)
@@ -173,8 +173,8 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
             patterns.to(device=ctx.device, dtype=ctx.dtype),
             queries,
             target_ids,
-            update_steps_max=int(cfg.update_steps_max),
-            eps=float(cfg.eps),
+            update_steps_max=cfg.update_steps_max,
+            eps=cfg.eps,
             criterion=cfg.success,
             tol=cfg.success_tol,
             stats=False,  # the success test needs the final states only
@@ -224,7 +224,7 @@ class Work:
         if self.seconds < 1.0 or not self.products:
             return ""
         steps_per_query = self.steps / max(self.queries, 1) + 1.0
-        cell = n * int(cfg.num_queries) * int(cfg.trials) * steps_per_query
+        cell = n * cfg.num_queries * cfg.trials * steps_per_query
         return f" (ETA ~{cell / (self.products / self.seconds):,.0f} s)"
 
     def text(self) -> str:
@@ -268,7 +268,7 @@ def footprint(cfg: Any) -> list[fp.Term]:
     """The cells of one d at a time (the largest d decides): the stored patterns at N = n_max (a file's N and d
     from its header) with the kept rows (``CACHE_BYTES``), one block being drawn, the queries, the nearest-pattern
     search and every family's working arrays (``experiments.footprint``)."""
-    b, steps = int(cfg.num_queries), int(cfg.update_steps_max)
+    b, steps = cfg.num_queries, cfg.update_steps_max
     dim_field = "dims" if cfg.dims else "dim"
     fixed = not fp.generated(cfg)
     worst: list[fp.Term] = []
@@ -277,8 +277,8 @@ def footprint(cfg: Any) -> list[fp.Term]:
         src = fp.source(cfg, FOOTPRINT_N if n_limit(cfg) == UNBOUNDED_N else n_limit(cfg), d)
         n, d = src.n, src.d
         n_field = src.field if fixed else ("n_max" if n >= d else dim_field)
-        drawn = 0 if fixed else BLOCK_ROWS * d * src.per + min(CACHE_BYTES, int(cfg.trials) * n * d * 4)
-        streamed = not fixed and set(cfg.models) == {"modern"} and str(cfg.normalise) in ("none", "unit")
+        drawn = 0 if fixed else BLOCK_ROWS * d * src.per + min(CACHE_BYTES, cfg.trials * n * d * 4)
+        streamed = not fixed and set(cfg.models) == {"modern"} and cfg.normalise in ("none", "unit")
         if (
             streamed
         ):  # drawn block by block (``DrawnPatterns``): the chunks in flight, the kept blocks, the ids
@@ -287,7 +287,7 @@ def footprint(cfg: Any) -> list[fp.Term]:
                 fp.Term(
                     dim_field, 3 * rows * d * 8 + BLOCK_ROWS * d * src.per, f"{rows:,} x {d:,} rows in flight"
                 ),
-                fp.Term(n_field, min(CACHE_BYTES, int(cfg.trials) * n * d * 4), "kept blocks (cache)"),
+                fp.Term(n_field, min(CACHE_BYTES, cfg.trials * n * d * 4), "kept blocks (cache)"),
                 fp.Term(n_field, n * 8, f"target ids: a permutation of {n:,}"),
                 fp.queries_term(b, d, steps),
                 fp.nearest_term(0),
@@ -322,11 +322,11 @@ def check_inputs(
     for d, bank in banks.items():
         fixed = bank.fixed is not None
         # a file/memory is checked whole: a value the binary families refuse must not stop the sweep halfway
-        first = bank.prefix(0, bank.limit if fixed else min(int(cfg.n_start), bank.limit))
+        first = bank.prefix(0, bank.limit if fixed else min(cfg.n_start, bank.limit))
         queries, _ = make_queries(cfg, first, 0, ctx.image_side)
         for m in models:
             check_binary(first, queries, binarise=cfg.binarise, model_name=m)
-        problem = order_overflow(int(cfg.families.dense.n), bank.limit, d) if "dense" in models else None
+        problem = order_overflow(cfg.families.dense.n, bank.limit, d) if "dense" in models else None
         if problem is not None:  # a file's N and d (drawn patterns are checked before the run)
             raise UsageError("families.dense.n", problem)
         norms[d] = float(bank.prefix(0, min(BLOCK_ROWS, bank.limit)).norm(dim=1).max())
@@ -365,9 +365,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                     bar.begin(f"{s.label()} N={n:,}" + work.eta(n, cfg))
                     if rows is None:
                         drawn_before, cell_started = banks[d].drawn_rows, time.perf_counter()
-                        with problem_threads(
-                            device, n * d * int(cfg.num_queries)
-                        ):  # one thread for small cells
+                        with problem_threads(device, n * d * cfg.num_queries):  # one thread for small cells
                             rows = run_cell(cfg, s, n, banks[d], ctx)
                         for r in rows:
                             r["patterns_drawn"] = (banks[d].drawn_rows - drawn_before) // len(rows)
@@ -380,7 +378,7 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                 rates = pooled_rates(rows_s)
                 budget[s] = len(rates)
                 bar.set_total(sum(budget.values()))
-                passing = [n for n, r in rates.items() if r >= float(cfg.threshold)]
+                passing = [n for n, r in rates.items() if r >= cfg.threshold]
                 bar.note(
                     f"{s.label()}: capacity {max(passing, default=0):,} ({len(rates)} N tested; {work.text()})"
                 )
@@ -409,13 +407,13 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         },
     )
     write_run_info(
-        run_dir, "capacity-sweep", int(cfg.seed), device, cells_resumed=resumed, cells_computed=computed
+        run_dir, "capacity-sweep", cfg.seed, device, cells_resumed=resumed, cells_computed=computed
     )
     if cfg.plots:
         from hopfield_cli.report import capacity_figures
 
         capacity_figures.save_success_curves(
-            run_dir / "success_vs_n.png", results, float(cfg.threshold), setting(cfg)
+            run_dir / "success_vs_n.png", results, cfg.threshold, setting(cfg)
         )
         capacity_figures.save_capacity_vs_dim(run_dir / "capacity_vs_dim.png", capacity, setting(cfg))
         capacity_figures.save_capacity_frontier(run_dir / "capacity_frontier.png", capacity, setting(cfg))

@@ -406,7 +406,7 @@ def _summary(table: pd.DataFrame, task, seconds: float, device) -> dict[str, Any
 def _save(folder: Path, model: RepertoireModel, cfg) -> None:
     from hopfield_cli.experiments.train import checkpoint
 
-    checkpoint.save_model(folder / "model.safetensors", model, {"task": "repertoire", "seed": str(cfg.seed)})
+    checkpoint.save_model(folder / "model.safetensors", model, {"task": "repertoire", "seed": f"{cfg.seed}"})
 
 
 def _load(folder: Path, cfg, device, dtype) -> RepertoireModel:

@@ -169,7 +169,8 @@ def save_memory(
     try:
         atomic_write(target, write)
     except (PermissionError, SafetensorError, OSError) as exc:
-        if isinstance(exc, PermissionError) or "ermission denied" in str(exc):
+        # safetensors' own error has no errno: a folder this process cannot write is the permission case
+        if isinstance(exc, PermissionError) or not os.access(target.parent, os.W_OK):
             raise UsageError(field, f"cannot write {target}: permission denied") from None
         raise UsageError(field, f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from None
     return target

@@ -185,13 +185,11 @@ def _read_npy(p: Path, field: str) -> np.ndarray:
     npy_header(p, field)  # shape, dtype and size first: never allocate what the file does not hold
     try:
         data = np.load(p, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise UsageError(
-                field, f"{p.name} holds Python objects (dtype object); expected a numeric array"
-            ) from None
-        raise UsageError(field, f"{p.name} is not a valid .npy file or is truncated ({exc})") from None
-    except (OSError, EOFError) as exc:
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+    ) as exc:  # object dtypes were refused by npy_header, from the header
         raise UsageError(field, f"{p.name} is not a valid .npy file or is truncated ({exc})") from None
     if not isinstance(data, np.ndarray):  # np.load returns an NpzFile for zip archives
         if hasattr(data, "close"):

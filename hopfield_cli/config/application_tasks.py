@@ -74,6 +74,12 @@ class MilTask(TaskOption):
     inner_fraction: float = opt(
         0.25, "share of a fold's training bags the search scores on", Real(0, 1, True, True)
     )
+    inner_folds: int = opt(
+        1,
+        "1: the search scores each point on one stratified split (inner_fraction) | k >= 2: by the mean AUC of "
+        "a stratified k-fold cross-validation of the fold's training bags",
+        Int(1, 100),
+    )
 
     def check_relations(self) -> None:
         if self.dataset == "file" and self.path is None:

@@ -417,3 +417,23 @@ def test_the_grid_sample_is_seeded_and_keeps_divisible_widths():
     assert len(points) == len(full)  # heads 3 divides neither width
     baselines = grid_points(cfg, hopfield=False)
     assert {p["heads"] for p in baselines} == {4} and len(baselines) == 8
+
+
+def test_the_inner_search_cross_validates_the_training_bags_when_asked():
+    from types import SimpleNamespace
+
+    from hopfield_cli.experiments.train.mil import inner_splits
+
+    labels = torch.tensor([1.0] * 23 + [0.0] * 29)[
+        torch.randperm(52, generator=torch.Generator().manual_seed(4))
+    ]
+    one = inner_splits(labels, SimpleNamespace(inner_folds=1, inner_fraction=0.25), seed=3)
+    assert len(one) == 1 and all(
+        torch.equal(a, b) for a, b in zip(one[0], inner_split(labels, 0.25, 3), strict=True)
+    )
+    splits = inner_splits(labels, SimpleNamespace(inner_folds=3, inner_fraction=0.25), seed=3)
+    assert len(splits) == 3
+    assert sorted(torch.cat([held for _, held in splits]).tolist()) == list(range(52))  # each bag scored once
+    for fit_at, held in splits:
+        assert sorted(fit_at.tolist() + held.tolist()) == list(range(52))  # fitted on the rest
+        assert int(labels[held].sum()) in (7, 8) and int((labels[held] == 0).sum()) in (9, 10)

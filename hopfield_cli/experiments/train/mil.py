@@ -9,8 +9,10 @@ Stratified ``folds``-fold cross-validation repeated ``repeats`` times (Sec. 5 an
   no information (``cross_validation.decorrelated_labels``; a control: AUC near 0.5).
 
 ``profile=full`` first searches a seeded sample of ``search_configs`` points of the grid (learning rate,
-embedding width, heads, beta, bag dropout; the Hopfield axes only for the Hopfield layer) on a stratified
-inner split of the fold's training bags, then refits the best point on all of them; ``profile=quick`` runs
+embedding width, heads, beta, bag dropout; the Hopfield axes only for the Hopfield layer) on the fold's
+training bags only: one stratified inner split (``inner_folds=1``), or the mean AUC of a stratified
+``inner_folds``-fold cross-validation of them (UCSB's 52 training bags leave one split of 13 bags too noisy to
+choose by); then it refits the best point on all of them; ``profile=quick`` runs
 one repeat with one configuration (``lr``, ``embedding``, ``layer.num_heads``, ``layer.scaling``,
 ``task.bag_dropout``). Features are z-scored with the training bags' statistics. Each outer fold is a cell of
 the run's cell log: a killed run resumes at its first unfinished fold.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import math
 import random
 import time
 from pathlib import Path
@@ -43,6 +46,7 @@ from hopfield_cli.experiments.train.cross_validation import (
     inner_split,
     repeat_statistics,
     repeated_folds,
+    stratified_folds,
 )
 from hopfield_cli.experiments.train.loop import TRAINING_FIELDS, make_optimizer, predict, train_epoch
 from hopfield_cli.experiments.train.metrics import accuracy, auc
@@ -155,6 +159,16 @@ def _subset(split: Split, index: torch.Tensor) -> Split:
     return Split(split.x[index], split.y[index], split.mask[index])
 
 
+def inner_splits(labels: torch.Tensor, task: Any, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(fit, score) positions of the inner search: one stratified split scoring ``inner_fraction``
+    (``inner_folds=1``), or a stratified ``inner_folds``-fold cross-validation of the training bags."""
+    if task.inner_folds == 1:
+        return [inner_split(labels, task.inner_fraction, seed)]
+    folds = stratified_folds(labels, task.inner_folds, seed)
+    everything = torch.arange(len(labels))
+    return [(everything[~torch.isin(everything, held)], held) for held in folds]
+
+
 def run_method(
     cfg, method: str, train: Split, test: Split, seed: int, device, dtype, chosen
 ) -> dict[str, Any]:
@@ -167,13 +181,16 @@ def run_method(
     inner_auc = float("nan")
     best = points[0]
     if len(points) > 1:
-        fit_at, score_at = inner_split(train.y, cfg.task.inner_fraction, seed)
+        splits = inner_splits(train.y, cfg.task, seed)
         results = []
         for k, point in enumerate(points):
-            model = fit(
-                cfg, layer_of(cfg, method, point), point, _subset(train, fit_at), seed + k, device, dtype
-            )
-            results.append(score(model, _subset(train, score_at), device, dtype)["auc"])
+            aucs = []
+            for fit_at, score_at in splits:
+                model = fit(
+                    cfg, layer_of(cfg, method, point), point, _subset(train, fit_at), seed + k, device, dtype
+                )
+                aucs.append(score(model, _subset(train, score_at), device, dtype)["auc"])
+            results.append(sum(aucs) / len(aucs))
         k_best = max(range(len(points)), key=lambda k: (results[k], -k))  # ties: the earlier point
         best, inner_auc = points[k_best], results[k_best]
     model = fit(cfg, layer_of(cfg, method, best), best, train, seed, device, dtype)
@@ -254,6 +271,16 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
         raise UsageError(
             "task.folds", f"must be at most the bags of the smaller class ({smaller}), got {task.folds}"
         )
+    if task.profile == "full" and task.inner_folds > 1:
+        smaller = min(int(bags.y.sum()), len(bags) - int(bags.y.sum()))
+        # the smaller class's bags in the outer training fold that holds the fewest of them
+        fewest = smaller - math.ceil(smaller / task.folds)
+        if task.inner_folds > fewest:
+            raise UsageError(
+                "task.inner_folds",
+                f"must be at most the smaller class's bags in an outer training fold ({fewest}), got "
+                f"{task.inner_folds}",
+            )
     partitions = repeated_folds(bags.y, task.folds, repeats, cfg.seed)
     work_dir = work_folder(cfg.resume, run_dir)
     cells = CellLog(work_dir, run_fingerprint(cfg), stem=STEM)

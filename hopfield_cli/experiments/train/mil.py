@@ -87,11 +87,11 @@ class MilModel(nn.Module):
 def quick_point(cfg: Any) -> dict[str, Any]:
     layer = cfg.layer
     return {
-        "lr": float(cfg.lr),
-        "embedding": int(cfg.embedding),
+        "lr": cfg.lr,
+        "embedding": cfg.embedding,
         "heads": getattr(layer, "num_heads", None),
         "beta": getattr(layer, "scaling", None),
-        "bag_dropout": float(cfg.task.bag_dropout),
+        "bag_dropout": cfg.task.bag_dropout,
     }
 
 
@@ -217,7 +217,7 @@ def run_fold(cfg, bags: Bags, test_index: torch.Tensor, repeat: int, fold: int, 
     test = Split(x_test, bags.y[test_index], bags.mask[test_index])
     seed = (cfg.seed * 1_000_003 + repeat * 1_009 + fold) % (2**31)
     rows, chosen = [], quick_point(cfg)
-    methods = list(cfg.task.methods)
+    methods = cfg.task.methods
     if "shuffle" in methods and "hopfield" in methods:  # the control uses the layer's chosen point: after it
         methods = [m for m in methods if m != "shuffle"] + ["shuffle"]
     for method in methods:

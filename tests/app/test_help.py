@@ -15,6 +15,7 @@ def examples(text: str) -> list[list[str]]:
     return [shlex.split(ln.strip())[1:] for ln in lines if ln.strip().startswith("hopfield ")]
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_help_example_runs_as_printed(run_cli, monkeypatch, tmp_path, command):
     """Each example, copied from the help text, composes and passes every check (``--cfg job``; a sweep is

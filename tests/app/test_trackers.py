@@ -32,6 +32,7 @@ def test_csv_logger_writes_params_and_metrics(run_cli, tmp_path):
     assert "num_patterns" in set(metrics[metrics["step"].isna()]["metric"])  # the summary, without a step
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_tensorboard_logger_read_back_with_its_event_reader(run_cli, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -45,6 +46,7 @@ def test_tensorboard_logger_read_back_with_its_event_reader(run_cli, tmp_path):
     assert {"config/text_summary", "tags/text_summary"} <= set(tags["tensors"])
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_mlflow_logger_read_back_with_search_runs(run_cli, tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -88,6 +90,7 @@ def _wandb_records(path):
     return out
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_wandb_logger_offline_read_back(run_cli, tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_SILENT", "true")

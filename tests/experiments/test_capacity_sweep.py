@@ -170,6 +170,7 @@ def comparable(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return results, capacity
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_killed_and_resumed_sweep_gives_the_same_table(tmp_path):
     whole = tmp_path / "whole"
     sweep(whole, *SMALL)

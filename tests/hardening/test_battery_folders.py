@@ -204,6 +204,7 @@ COLLECT = {  # case -> (file, damage, "merged" or the refusal's words)
 }
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 @pytest.mark.parametrize("case", list(COLLECT))
 def test_collect_on_a_damaged_sweep_merges_or_is_one_line(sweep, tmp_path, monkeypatch, case):
     name, damage, outcome = COLLECT[case]

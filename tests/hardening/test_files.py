@@ -297,6 +297,7 @@ def test_csv_with_a_header_is_read(tmp_path):
     assert_finite_tables(tmp_path / "r")
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_images_of_mixed_sizes_and_modes(tmp_path):
     folder = tmp_path / "faces"
     folder.mkdir()

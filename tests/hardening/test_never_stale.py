@@ -163,6 +163,7 @@ def three_jobs(tmp_path_factory):
     return folder
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_a_different_sweep_into_a_used_folder_is_refused(three_jobs):
     before = (three_jobs / "results.parquet").read_bytes()
     result = sweep(three_jobs, "seed=5,6")

@@ -29,6 +29,7 @@ def test_one_save_writes_the_chosen_format_and_dpi(tmp_path):
         assert Image.open(save(_figure(), tmp_path / "d.png")).size == (400, 200)
 
 
+@pytest.mark.e2e  # a whole-process session, minutes under load: make test-e2e (README, test budget)
 def test_a_run_writes_its_figures_as_svg(run_cli, tmp_path):
     out = tmp_path / "run"
     ran = run_cli(

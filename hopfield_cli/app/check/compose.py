@@ -138,13 +138,17 @@ def misplaced_override(hydra: Any, config_name: str, overrides: list[str]) -> Us
 
     try:
         parsed = OverridesParser.create().parse_overrides(overrides=list(overrides))
+        groups = {o.key_or_group: bool(hydra.config_loader.get_group_options(o.key_or_group)) for o in parsed}
+        suspects = [o for o in parsed if o.is_add() or groups[o.key_or_group]]
+        if not suspects:  # a plain key=value: the OmegaConf cause names it (no second composition)
+            return None
         base = hydra.compose_config(config_name=config_name, overrides=[], run_mode=RunMode.RUN)
     except Exception:  # noqa: BLE001 - the overrides or the config itself are at fault: the caller says so
         return None
     chosen = set(base.hydra.runtime.choices)
-    for override in parsed:
+    for override in suspects:
         key = override.key_or_group
-        is_group = bool(hydra.config_loader.get_group_options(key))
+        is_group = groups[key]
         if is_group and key not in chosen:
             return UsageError(
                 key, "is not a config group of this command; run with --help to list the groups"

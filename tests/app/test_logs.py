@@ -22,6 +22,7 @@ def test_the_run_log_holds_the_config_the_table_and_the_folder(run_cli, tmp_path
     assert "matplotlib" not in proc.stdout + proc.stderr + log
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_every_single_run_command_ends_with_its_folder(run_cli, tmp_path):
     runs = {
         "store": ["store", "num_patterns=20", "dim=8", "hydra.run.dir=s"],

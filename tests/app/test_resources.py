@@ -66,6 +66,7 @@ def test_threads_out_of_range_is_one_line(run_cli, tmp_path):
     )
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_estimate_prints_memory_and_time_and_runs_nothing(run_cli, tmp_path):
     out = tmp_path / "never"
     ran = run_cli(

@@ -54,6 +54,7 @@ def test_store_then_retrieve_meets_the_issue_target(run_cli_process, tmp_path):
     assert info["seed"] == 0 and "torch" in info["versions"] and info["device"].startswith("cpu")
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_same_seed_same_table(run_cli, tmp_path):
     args = ["num_patterns=200", "dim=32", "corruption=flip_bernoulli", "corruption.p=0.3", "beta=2"]
     a = run_cli("retrieve", *args, "hydra.run.dir=a")
@@ -125,6 +126,7 @@ def _draw_images(folder, count=6, size=48):
         img.save(folder / f"img{i}.{'png' if i % 2 else 'jpg'}")
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_images_store_and_retrieve_lower_half_mask(run_cli, tmp_path):
     _draw_images(tmp_path / "imgs")
     proc = run_cli(

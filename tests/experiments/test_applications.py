@@ -277,6 +277,7 @@ def test_the_sequence_encoder_is_a_convolution_over_one_hot_residues_and_positio
         assert torch.allclose(a, b, atol=1e-9, rtol=1e-9)
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_the_repertoire_model_learns_a_motif_at_a_high_witness_rate():
     """40 repertoires x 120 sequences, 10% witnesses: trained a few seconds, the held-out AUC beats 0.9."""
 
@@ -334,6 +335,7 @@ MIL_TINY = (
 )
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_a_mil_run_scores_every_method_on_every_fold_and_resumes(run_cli, tmp_path):
     bags = tmp_path / "bags.csv"
     _bag_file(bags)

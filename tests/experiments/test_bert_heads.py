@@ -51,6 +51,7 @@ def _hf_tiny():
     return model
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_forward_equals_transformers_eager_on_a_tiny_random_bert():
     hf = _hf_tiny()
     ours = BertEncoder(BertShape.from_hf_config(TINY)).eval()

@@ -102,6 +102,7 @@ def test_fingerprint_holds_the_result_fields_and_only_the_families_in_use():
 # --- capacities against theory ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_classical_capacity_near_0138d(tmp_path):
     """0.138 d = 8.8 at d = 64 is the small-noise capacity (a few % wrong bits), so the queries here flip 10%
     of the bits (the default 25% gives 5, still within the factor 2); success criterion: the default."""
@@ -203,6 +204,7 @@ def test_an_unused_family_setting_does_not_block_a_resume(tmp_path):
     assert error.value.field == "resume"
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_resume_into_a_different_sweep_is_refused(tmp_path, run_cli):
     args = ["capacity-sweep", "models=[classical]", "dim=16", "trials=2", "plots=false"]
     first = run_cli(*args, "hydra.run.dir=a")

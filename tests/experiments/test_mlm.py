@@ -35,6 +35,7 @@ def train(run, *extra: str):
     return pd.read_parquet(run / "results.parquet"), json.loads((run / "summary.json").read_text())
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_mlm_rows_resume_and_gaussian_counts(tmp_path):
     table, summary = train(tmp_path / "a", "task.steps=4", "task.gaussian_layers=[0]")
     assert sorted(set(table["step"])) == [0, 2, 4] and len(table) == 3 * 2 * 2

@@ -71,6 +71,7 @@ def _cells(folder: Path) -> int:
     return sum(1 for _ in open(folder / "cells.jsonl"))
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_reproduce_writes_report_and_resumes(run_cli, tmp_path):
     out = tmp_path / "run"
     args = ("reproduce", "claims=[eq3_attention,theorem3_values]", f"hydra.run.dir={out}")

@@ -172,6 +172,7 @@ def test_the_same_seed_gives_the_same_table(run_cli, tmp_path):
     assert not _table(tmp_path / "a")["loss"].equals(_table(tmp_path / "c")["loss"])
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_a_resumed_run_equals_one_run_straight_through(run_cli, tmp_path):
     """Two epochs, then resume= with four: the same table as four epochs at once (model, optimiser state and
     the per-epoch random streams all restored)."""

@@ -25,6 +25,7 @@ def _assert_same(a, b):
         pd.testing.assert_frame_equal(a[stem], b[stem], check_exact=True)
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 @pytest.mark.parametrize("command", COMMANDS)
 def test_same_seed_same_tables_in_one_process(tmp_path, command):
     for name in ("a", "b"):

@@ -238,6 +238,7 @@ def test_a_sweep_of_many_values_checks_in_seconds():
 # --- hydra.job.chdir=true: relative paths mean the launch folder ------------------------------------------
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 @pytest.mark.parametrize("multirun", [False, True])
 def test_a_relative_path_with_chdir_is_the_launch_folders(tmp_path, monkeypatch, multirun):
     import numpy as np

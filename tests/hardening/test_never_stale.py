@@ -198,6 +198,7 @@ def test_collect_merges_only_the_jobs_of_the_recorded_sweep(three_jobs, tmp_path
     assert status["jobs"] == 2 and status["ok"] == 2
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_collect_on_a_job_table_with_a_job_column_and_differing_dtypes(three_jobs, tmp_path):
     import shutil
 

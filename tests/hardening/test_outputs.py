@@ -61,6 +61,7 @@ def test_memory_out_under_a_file(tmp_path):
     assert_one_clean_line(result, "out", "directory")
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 @pytest.mark.parametrize("command", ["capacity-sweep", "metastable-scan"])
 def test_folder_holding_a_different_sweep_is_refused(tmp_path, command):
     folder = tmp_path / "run"

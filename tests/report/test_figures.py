@@ -29,6 +29,7 @@ def test_writes_a_png_with_black_and_white_cells(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["grid.png"]  # no temp file left
 
 
+@pytest.mark.slow  # a whole CLI run: in make test, not make test-fast
 def test_rows_are_capped_by_max_rows(tmp_path):
     def height(b: int, max_rows: int) -> int:
         path = save_image_grid(

@@ -282,8 +282,9 @@ def _missing_config(exc: Any) -> UsageError:
     """An option no config file provides (``missing_cfg_file`` is ``group/option``), with what is allowed."""
     missing = str(exc.missing_cfg_file or "")
     group, _, wanted = missing.rpartition("/")
-    if group == "hydra/launcher" and missing_plugin(wanted) is not None:
-        return missing_plugin(wanted)  # type: ignore[return-value]
+    plugin = missing_plugin(wanted) if group == "hydra/launcher" else None
+    if plugin is not None:
+        return plugin
     if group == "hydra/sweeper" and wanted == "optuna":
         return UsageError(
             group,

@@ -91,8 +91,7 @@ def experiment(command: Command, typed: Any, run_dir: Path) -> Any:
     from hopfield_cli.app.run.trackers import tracking
     from hopfield_cli.report.figure_format import figure_settings
 
-    resume = getattr(typed, "resume", None) if command.resumable else None
-    results = Path(str(resume)).expanduser() if resume else run_dir
+    results = results_folder(command, typed, run_dir)
     try:
         with work_folder_lock(typed):
             show_resources(typed)
@@ -200,7 +199,7 @@ def interrupted_line(command: Command, typed: Any, run_dir: Path) -> str:
 
     if not command.resumable:
         return f"interrupted: {command.name} stopped; nothing half-written is left in {run_dir}"
-    folder = Path(str(typed.resume)).expanduser() if typed.resume else run_dir
+    folder = results_folder(command, typed, run_dir)
     cells = count_cells(folder)
     return (
         f"interrupted: {cells} cell{'' if cells == 1 else 's'} kept in {folder}; resume with resume={folder}"
@@ -238,10 +237,11 @@ def run_job(command_name: str, cfg: DictConfig) -> Any:
     with job_log(run_dir), provenance(command_name, config, config.get("seed")):
         say(f"hopfield {command_name}, job {num}: {' '.join(overrides)}")
         _record(status_file, record)
-        started = time.perf_counter()
+        started, typed = time.perf_counter(), None
         try:
             with _stopped_by_scancel(command, run_dir, num):
-                experiment(command, checked(command, cfg), run_dir)
+                typed = checked(command, cfg)
+                experiment(command, typed, run_dir)
         except Exception as error:  # noqa: BLE001 - a job's failure is recorded, the sweep goes on
             record.update(
                 status="failed", error=error_line(error), seconds=round(time.perf_counter() - started, 3)
@@ -258,20 +258,21 @@ def run_job(command_name: str, cfg: DictConfig) -> Any:
         say(f"job {num}: {record['status']}; results in {run_dir}")
         metric = config.get("optimized_metric")
         if metric:
-            return _job_objective(command, config, run_dir, record, str(metric))
+            return _job_objective(
+                command, typed if record["status"] == "ok" else None, run_dir, record, metric
+            )
     return record
 
 
 def _job_objective(
-    command: Command, config: dict[str, Any], run_dir: Path, record: dict[str, Any], metric: str
+    command: Command, typed: Any, run_dir: Path, record: dict[str, Any], metric: str
 ) -> float | None:
-    """The job's ``optimized_metric`` read from its summary.json, said in its log; None for a failed job."""
-    if record.get("status") != "ok":
+    """The job's ``optimized_metric`` read from its summary.json, said in its log; None for a failed job
+    (``typed`` None)."""
+    if typed is None:
         return None
-    resume = config.get("resume") if command.resumable else None
-    folder = Path(str(resume)).expanduser() if resume else run_dir
     try:
-        value = read_metric(folder, metric)
+        value = read_metric(results_folder(command, typed, run_dir), metric)
     except UsageError as error:
         say(f"error: {error.field}: {error.message}", err=True)
         return None

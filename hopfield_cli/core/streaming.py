@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from hopfield_cli.core import tail_pass
 from hopfield_cli.core.fixed_points import MASS, reach_tolerance
 from hopfield_cli.core.fixed_points import k90 as exact_k90
+from hopfield_cli.core.online_softmax import Partial, fold, merge  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from hopfield_cli.core.budget import ChunkPlan
@@ -101,37 +103,6 @@ class PassResult:
     k90_cap: int | None = None
 
 
-@dataclass
-class Partial:
-    """The online softmax of one range of patterns, per query: running maximum m of the scores beta x_i^T xi,
-    sum s of exp(beta x_i^T xi - m) and weighted sum o of exp(beta x_i^T xi - m) x_i. Ranges merge exactly in
-    order (``merge``); a SLURM task's result is the list of its ranges' partials (``fold`` replays them)."""
-
-    m: torch.Tensor  # (B,) accumulation dtype
-    s: torch.Tensor  # (B,)
-    o: torch.Tensor | None  # (B, d) accumulation dtype, or None (no states wanted)
-
-
-def merge(a: Partial | None, b: Partial) -> Partial:
-    """The partial of a's range followed by b's: the online-softmax step (m, s, o) <- rescaled sums."""
-    if a is None:
-        return b
-    m = torch.maximum(a.m, b.m)
-    wa, wb = (a.m - m).exp(), (b.m - m).exp()
-    o = None if a.o is None or b.o is None else a.o * wa[:, None] + b.o * wb[:, None]
-    return Partial(m, a.s * wa + b.s * wb, o)
-
-
-def fold(partials) -> Partial:
-    """``merge`` left to right over partials in pattern order: the same arithmetic wherever they were made."""
-    out = None
-    for p in partials:
-        out = merge(out, p)
-    if out is None:
-        raise ValueError("no partials to fold")
-    return out
-
-
 def range_partial(
     patterns: torch.Tensor, queries: torch.Tensor, beta: float, *, plan: ChunkPlan, with_states: bool = True
 ) -> Partial:
@@ -169,22 +140,21 @@ FUSED = True  # tests switch the fused path off to compare it with the chunked k
 FUSED_CHUNK = 1 << 18  # pattern rows per fused call: the tiles are the kernel's own, this bounds nothing else
 
 
-def _fused_rows(
-    patterns: torch.Tensor, q: torch.Tensor, beta: float, pc: int, with_states: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(lse, states) of queries ``q`` over all patterns with the fused CPU kernel, merged over pattern chunks."""
+def _fused_partial(
+    patterns: torch.Tensor, q: torch.Tensor, beta: float, pc: int, with_states: bool, start: int = 0
+) -> Partial:
+    """The online softmax of queries ``q`` over patterns [start, N) with the fused CPU kernel, merged over
+    pattern chunks of ``pc`` rows: m = each chunk's log-sum-exp, s = 1, o = its normalised state."""
     n = patterns.shape[0]
     total = None
     op = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-    for p0 in range(0, n, pc):
+    for p0 in range(start, n, pc):
         xc = patterns[p0 : p0 + pc]
         kv = xc.contiguous()[None, None]
         out, lse = op(q.contiguous()[None, None], kv, kv, scale=beta)[:2]
         lse = lse.reshape(-1).float()
-        part = Partial(lse, torch.ones_like(lse), out[0, 0].float() if with_states else None)
-        total = merge(total, part)
-    states = None if total.o is None else total.o / total.s[:, None]
-    return total.m + torch.log(total.s), states
+        total = merge(total, Partial(lse, torch.ones_like(lse), out[0, 0].float() if with_states else None))
+    return total
 
 
 def softmax_pass(
@@ -215,8 +185,10 @@ def softmax_pass(
     lse = torch.empty(b, dtype=acc, device=dev)
     max_w = torch.empty(b, dtype=acc, device=dev) if with_stats else None
     k90s = torch.empty(b, dtype=torch.int64, device=dev) if with_stats else None
-    buf = torch.empty(qc * pc, dtype=acc, device=dev)
-    hbuf = torch.empty(qc * pc, dtype=dt, device=dev) if half else None
+    fast = not with_stats and (tail_pass.available(dt, dev) or fused_available(dt, dev))
+    if fast:  # the fast paths hold no (qc, pc) block: more queries per call make their products faster
+        qc = max(qc, min(b, tail_pass.QUERY_ROWS))
+    buf = hbuf = None  # the chunked kernel's (qc, pc) score block, made when a query chunk first needs it
     xsum = None
     log_n = math.log(n)
     exp_floor = math.log(torch.finfo(acc).tiny) + 1.0  # shifted scores below this count as 0 weight
@@ -228,17 +200,32 @@ def softmax_pass(
         largest_score = beta * float(q_norms[q0 : q0 + qc].max()) * big_m
         small = largest_score <= SMALL_SCORE
         linear = largest_score <= torch.finfo(acc).eps
-        if not small and not with_stats and fused_available(dt, dev):
-            # the fused kernel: one read of each score tile, no (qc, pc) block in memory
+        if fast and not small:
+            # the fast paths: the sparse tail (only the weights above the floor are multiplied) and/or the
+            # fused kernel (one read of each score tile, no (qc, pc) block in memory)
+            total, start = None, 0
+            if tail_pass.available(dt, dev):
+                tail = tail_pass.tail_partial(
+                    patterns,
+                    q.to(acc) * beta,
+                    chunk_rows=getattr(patterns, "chunk_rows", n),
+                    floor=exp_floor,
+                    with_states=with_states,
+                    may_stop=fused_available(dt, dev),
+                )
+                total, start = tail.partial, tail.stopped
+            if start < n:  # dense weights: the fused kernel takes the rest of the patterns
+                fused_rows = min(FUSED_CHUNK, getattr(patterns, "chunk_rows", n))
+                total = merge(total, _fused_partial(patterns, q, beta, fused_rows, with_states, start))
             rows = slice(q0, q0 + bq)
-            lse_full, st = _fused_rows(
-                patterns, q, beta, min(FUSED_CHUNK, getattr(patterns, "chunk_rows", n)), with_states
-            )
-            lse[rows] = (lse_full - log_n) / beta
+            lse[rows] = (total.m + torch.log(total.s) - log_n) / beta
             if with_states:
-                states[rows] = st.to(dt)
+                states[rows] = (total.o / total.s[:, None]).to(dt)
             continue
         qb = q if half else q.to(acc) * beta  # half: beta is applied in float32 after the product
+        if buf is None:
+            buf = torch.empty(qc * pc, dtype=acc, device=dev)
+            hbuf = torch.empty(qc * pc, dtype=dt, device=dev) if half else None
         m = s = out = top = None
         for p0 in range(0, n, pc):
             xc = patterns[p0 : p0 + pc]

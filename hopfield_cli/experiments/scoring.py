@@ -37,6 +37,19 @@ class Scored:
     cosine: torch.Tensor | None = None  # (B,) cos(xi*, x_target), float64
 
 
+NOT_SEARCHED = -1  # nearest_ids of a state whose success test failed on its distance alone (``score``)
+
+
+def _tolerance(criterion: str, tol: float | None) -> float:
+    return SUCCESS_DEFAULT_TOL[criterion] if tol is None else float(tol)
+
+
+def _relative_error(states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """||xi* - x|| / ||x|| per query, in float64 (the "nearest" criterion's test)."""
+    states, targets = states.double(), targets.double()
+    return (states - targets).norm(dim=1) / targets.norm(dim=1).clamp_min(1e-300)
+
+
 def success_mask(
     criterion: str,
     tol: float | None,
@@ -46,11 +59,10 @@ def success_mask(
     target_ids: torch.Tensor,
 ) -> torch.Tensor:
     """Whether each query was retrieved by ``criterion`` (module docstring); ``tol`` None = its default."""
-    tol = SUCCESS_DEFAULT_TOL[criterion] if tol is None else float(tol)
-    states, targets = states.double(), targets.double()
+    tol = _tolerance(criterion, tol)
     if criterion == "nearest":
-        rel = (states - targets).norm(dim=1) / targets.norm(dim=1).clamp_min(1e-300)
-        return (nearest_ids == target_ids) & (rel <= tol)
+        return (nearest_ids == target_ids) & (_relative_error(states, targets) <= tol)
+    states, targets = states.double(), targets.double()
     if criterion == "cosine":
         return torch.nn.functional.cosine_similarity(states, targets, dim=1, eps=1e-300) >= tol
     return (states - targets).pow(2).mean(dim=1) <= tol
@@ -74,7 +86,10 @@ def score(
     ``separation``: a lower bound on ||x_j - x_target|| over every other stored pattern j (2 for distinct +-1
     patterns), or None. With it, a final state within ``SURE`` x separation of its target has the target as its
     nearest pattern (the triangle inequality: every other pattern is at least (1 - SURE) x separation away), so
-    only the other states need the pass over all N patterns (``nearest_patterns``): at the frontier, none.
+    only the other states need the pass over all N patterns (``nearest_patterns``). With the "nearest" criterion
+    a state farther than ``tol`` (relative) from its target fails whatever its nearest pattern is: it gets no pass
+    either, and ``NOT_SEARCHED`` as its nearest id. At the frontier no state needs the pass: a query retrieves
+    its target or one other pattern (at beta = 8 the update is that pattern to float precision).
     """
     from hopfield_cli.core.nearest import nearest_patterns
 
@@ -92,8 +107,12 @@ def score(
         targets = x[target_ids.clamp_min(0)].to(device=states.device, dtype=work)
         distance = torch.linalg.vector_norm(states - targets, dim=1)
         nearest_ids = target_ids.to(states.device).clone()
-        rest = ((distance.double() >= SURE * separation) | (target_ids.to(states.device) < 0)).nonzero()
-        rest = rest.reshape(-1)
+        far = (distance.double() >= SURE * separation) | (target_ids.to(states.device) < 0)
+        if criterion == "nearest":  # a state beyond tol of its target fails whichever pattern is nearest
+            hopeless = _relative_error(states, targets) > _tolerance(criterion, tol)
+            far &= ~hopeless
+            nearest_ids[hopeless] = NOT_SEARCHED
+        rest = far.nonzero().reshape(-1)
         if rest.numel():
             ids, dist = nearest_patterns(x, states[rest])
             nearest_ids[rest], distance[rest] = ids, dist.to(distance.dtype)

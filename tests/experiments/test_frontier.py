@@ -13,6 +13,7 @@ from hopfield_cli.core import theory
 from hopfield_cli.core.modern import ModernHopfield
 from hopfield_cli.experiments.capacity_sweep.bank import BLOCK_ROWS, PatternBank
 from hopfield_cli.experiments.capacity_sweep.schedule import next_n_crossing
+from hopfield_cli.experiments.scoring import NOT_SEARCHED
 
 
 def _bank(name="binary", normalise="none", d=12):
@@ -112,9 +113,36 @@ def test_nearest_shortcut_decides_as_the_full_pass():
     model = ModernHopfield(2.0)
     kw = dict(update_steps_max=20, eps=1e-5, criterion="nearest", stats=False)
     full, short = score(model, x, q, ids, **kw), score(model, x, q, ids, separation=2.0, **kw)
-    assert torch.equal(full.success, short.success) and torch.equal(full.nearest_ids, short.nearest_ids)
-    assert torch.allclose(full.nearest_distance, short.nearest_distance, atol=1e-5)
+    searched = short.nearest_ids != NOT_SEARCHED
+    assert torch.equal(full.success, short.success)
+    assert torch.equal(full.nearest_ids[searched], short.nearest_ids[searched])
+    assert torch.allclose(full.nearest_distance[searched], short.nearest_distance[searched], atol=1e-5)
     assert 0 < int(full.success.sum()) < 40  # both kinds of queries
+    # not searched: exactly the states beyond tol (0.25) of their targets, each a failure of the full pass
+    rel = (full.states.double() - x[ids].double()).norm(dim=1) / x[ids].double().norm(dim=1)
+    assert (
+        torch.equal(~searched, rel > 0.25)
+        and 0 < int((~searched).sum())
+        and not full.success[~searched].any()
+    )
+
+
+def test_hopeless_states_get_no_nearest_pass(monkeypatch):
+    """At the frontier a failed query holds another pattern: its success test needs no pass over all N."""
+    from hopfield_cli.core import nearest
+    from hopfield_cli.experiments.scoring import score
+
+    x = _bank(d=16).prefix(0, 200)
+    ids = torch.arange(10)
+    q = x[ids].clone()
+    q[:5] = x[100:105]  # five queries sit on other patterns: they retrieve those, far from their targets
+    searched_rows = []
+    real = nearest.nearest_patterns
+    monkeypatch.setattr(nearest, "nearest_patterns", lambda p, s: searched_rows.append(len(s)) or real(p, s))
+    kw = dict(update_steps_max=3, eps=1e-5, criterion="nearest", stats=False, separation=2.0)
+    out = score(ModernHopfield(8.0), x, q, ids, **kw)
+    assert out.success.tolist() == [False] * 5 + [True] * 5
+    assert out.nearest_ids[:5].tolist() == [NOT_SEARCHED] * 5 and searched_rows == []
 
 
 def test_n_max_null_grows_drawn_patterns_until_the_crossing():

@@ -161,9 +161,10 @@ class CapacitySweepConfig(RunOptions, MemoryBudget):
     refine_steps: int = opt(5, "bisection steps on the crossing", Int(0, 64))
     search: str = opt(
         "auto",
-        "grow (x growth, then bisection) | crossing (secant on the predicted crossing) | auto (crossing "
+        "grow (x growth, then bisection) | crossing (secant on the predicted crossing) | ladder (growth "
+        "steps, each one pass measuring every N 5% apart below it; modern on drawn patterns) | auto (ladder "
         "where n_max=null grows drawn patterns without limit, else grow)",
-        OneOf(("auto", "grow", "crossing")),
+        OneOf(("auto", "grow", "crossing", "ladder")),
     )
     threshold: float = opt(
         0.9, "capacity = largest N with success rate >= threshold", Real(0, 1, open_lo=True)

@@ -49,6 +49,14 @@ def available(dtype: torch.dtype, device: torch.device) -> bool:
     return ENABLED and device.type == "cpu" and dtype in (torch.float32, torch.float64)
 
 
+def _cuts(start: int, stop: int, every: int):
+    """[a, b) pieces of [start, stop) that end at the multiples of ``every`` (and at ``stop``)."""
+    while start < stop:
+        end = min((start // every + 1) * every, stop)
+        yield start, end
+        start = end
+
+
 def tail_partial(
     patterns: torch.Tensor,  # (N, d), or a source drawn block by block (slices only)
     scaled_queries: torch.Tensor,  # (B, d) beta * xi in the accumulation dtype
@@ -57,11 +65,16 @@ def tail_partial(
     floor: float,
     with_states: bool,
     may_stop: bool,
+    start: int = 0,
+    stop: int | None = None,
+    init: Partial | None = None,
 ) -> Tail:
     """The online softmax (m, s, o) of beta X^T xi over the patterns, skipping the query rows of a tile whose
     scores all lie below m + ``floor`` (``floor`` < 0: the log of the dtype's smallest normal number, + 1).
 
     ``chunk_rows``: the most pattern rows read from ``patterns`` at once (a drawn source's blocks in flight).
+    ``start``/``stop``: the range of patterns read (default all); ``init``: the partial of the patterns before
+    ``start``, continued in place (``core.prefix_pass`` reads every prefix of the patterns in one pass).
     ``may_stop``: hand the remaining patterns back to a fused kernel once more than ``DENSE_FRACTION`` of the
     rows were live over a window of ``WINDOW`` tiles, from the ``PROBE_TILES``-th tile on. Where the weights
     are sparse the live rows thin out as the running maxima grow (a new pattern sets a record of a query's
@@ -69,25 +82,31 @@ def tail_partial(
     16 tiles, 42% at tile 64, 4% at tile 1,024. Where they are dense (a small beta) nearly every row stays live.
     """
     n, d = patterns.shape
+    n = n if stop is None else stop
     b = scaled_queries.shape[0]
     acc, dev = scaled_queries.dtype, scaled_queries.device
-    m = torch.full((b,), float("-inf"), dtype=acc, device=dev)
-    s = torch.zeros(b, dtype=acc, device=dev)
-    o = torch.zeros(b, d, dtype=acc, device=dev) if with_states else None
+    if init is None:
+        m = torch.full((b,), float("-inf"), dtype=acc, device=dev)
+        s = torch.zeros(b, dtype=acc, device=dev)
+        o = torch.zeros(b, d, dtype=acc, device=dev) if with_states else None
+    else:
+        m, s, o = init.m, init.s, init.o
     scores = torch.empty(b * TILE, dtype=acc, device=dev)
     tiles = window_live = window_tiles = 0  # tiles read; live rows over the window's tiles
     zero_below = math.exp(floor) * 1.5  # exp of a clamped score: set to exact 0, as the chunked kernel does
-    for c0 in range(0, n, chunk_rows):
-        chunk = patterns[c0 : c0 + chunk_rows]
+    # chunks and tiles end at multiples of chunk_rows and TILE: a pass over [0, N) continued at a checkpoint
+    # multiplies the tiles of the pass that never stopped there (the same arithmetic, to the last bit)
+    for c0, c1 in _cuts(start, n, chunk_rows):
+        chunk = patterns[c0:c1]
         if chunk.dtype != acc:
             chunk = chunk.to(acc)
-        for t0 in range(0, chunk.shape[0], TILE):
+        for t0, t1 in _cuts(c0, c1, TILE):
             if window_tiles == WINDOW:
                 dense = window_live > DENSE_FRACTION * window_tiles * b
                 if may_stop and dense and tiles >= PROBE_TILES:
-                    return Tail(Partial(m, s, o), c0 + t0)
+                    return Tail(Partial(m, s, o), t0)
                 window_live = window_tiles = 0
-            x = chunk[t0 : t0 + TILE]
+            x = chunk[t0 - c0 : t1 - c0]
             tile = scores[: b * x.shape[0]].view(b, x.shape[0])
             torch.mm(scaled_queries, x.T, out=tile)
             tile_max = tile.amax(dim=1)

@@ -91,13 +91,27 @@ def score(
     either, and ``NOT_SEARCHED`` as its nearest id. At the frontier no state needs the pass: a query retrieves
     its target or one other pattern (at beta = 8 the update is that pattern to float precision).
     """
-    from hopfield_cli.core.nearest import nearest_patterns
-
     queries = queries.to(device=patterns.device, dtype=patterns.dtype)
     if stats or getattr(model, "name", None) != "modern":
         result = model.retrieve(patterns, queries, update_steps_max=update_steps_max, eps=eps)
     else:  # the success test needs the final states only: no final pass for max_weight/k90
         result = model.retrieve(patterns, queries, update_steps_max=update_steps_max, eps=eps, stats=False)
+    return judge(result, patterns, queries, target_ids, criterion=criterion, tol=tol, separation=separation)
+
+
+def judge(
+    result: Any,
+    patterns: torch.Tensor,
+    queries: torch.Tensor,
+    target_ids: torch.Tensor | None,
+    *,
+    criterion: str | None = None,
+    tol: float | None = None,
+    separation: float | None = None,
+) -> Scored:
+    """The nearest patterns and (with ``criterion``) the success of a retrieval's final states (``score``)."""
+    from hopfield_cli.core.nearest import nearest_patterns
+
     work = torch.promote_types(patterns.dtype, torch.float32)
     states, x = result.states.to(work), patterns.to(work)
     if target_ids is None:  # the queries' nearest patterns found in the same pass over the patterns

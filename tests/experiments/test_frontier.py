@@ -158,7 +158,8 @@ def test_n_max_null_grows_drawn_patterns_until_the_crossing():
         base = {"patterns": {"name": "binary"}, "memory": None, "models": ["modern"], "normalise": "none"}
         return OmegaConf.create({**base, "n_max": None, "search": "auto", **kw})
 
-    assert n_limit(cfg()) == UNBOUNDED_N and search_mode(cfg()) == "crossing"
+    assert n_limit(cfg()) == UNBOUNDED_N and search_mode(cfg()) == "ladder"
+    assert search_mode(cfg(shards=4)) == "crossing"  # a ladder's pass is not sharded
     held = cfg(models=["modern", "classical"])
     assert n_limit(held) == HELD_N_MAX and search_mode(held) == "grow"
     assert resolved(held).n_max == 1_000_000 and resolved(held).search == "grow"  # the earlier fingerprint

@@ -37,12 +37,14 @@ def n_limit(cfg: Any) -> int:
 
 
 def search_mode(cfg: Any) -> str:
-    """``search``, with auto = crossing where n_max=null lets drawn patterns grow without limit (the cells
+    """``search``, with auto = ladder where n_max=null lets drawn patterns grow without limit (the cells
     near the crossing are the sweep's whole cost there), else grow (the sweeps of the earlier releases)."""
     search = str(getattr(cfg, "search", "grow"))
     if search != "auto":
         return search
-    return "crossing" if cfg.n_max is None and streams_only(cfg) else "grow"
+    if cfg.n_max is None and streams_only(cfg):  # a ladder's pass runs in one process: sharded passes cross
+        return "ladder" if int(getattr(cfg, "shards", 1)) <= 1 else "crossing"
+    return "grow"
 
 
 def resolved(cfg: Any) -> Any:
@@ -190,3 +192,48 @@ def series_budget(cfg: Any, limit: int) -> int:
         n = _grow(n, cfg, limit)
         steps += 1
     return steps + cfg.refine_steps
+
+
+LADDER_RATIO = 1.05  # successive Ns of a ladder: the crossing is resolved to 5%
+
+
+def ladder(below: int, top: int) -> list[int]:
+    """The Ns one ladder cell measures: ``top`` and the Ns below it in steps of ``LADDER_RATIO``, down to
+    (excluding) ``below``; [top] alone for the first cell (below = 0)."""
+    points, n = [top], top
+    while below > 0:
+        n = min(n - 1, int(n / LADDER_RATIO))
+        if n <= below:
+            break
+        points.append(n)
+    return points[::-1]
+
+
+def next_ladder(rates: dict[int, float], cfg: Any, limit: int) -> tuple[int | None, list[int]] | None:
+    """``search=ladder``: the next cell as (targets, Ns): one pass over the ``Ns[-1]`` first patterns measures
+    the success rate at every N of the ladder (``core.prefix_pass``), for queries whose targets are among the
+    first ``targets`` patterns (every N of the cell stores them); (None, [N]) for a cell of one N, measured
+    as the crossing search measures it; None when the series is done.
+
+    A pure function of ``rates`` (a resumed sweep replays it). The Ns grow as in ``search=crossing`` (from
+    ``n_start`` by ``growth`` while every query succeeds, else to ``OVERSHOOT`` x the predicted crossing). A
+    growth step from N' to N is a ladder of the Ns between them, 5% apart, once N' >= ``num_queries`` (each
+    query then has a target of its own among the first N'); below, it is one N, as in the crossing search.
+    The series ends at the first ladder with an N below ``threshold``: the crossing lies between two Ns 5%
+    apart, for one pass over the ladder's largest N instead of a pass per refinement step. A single N below
+    threshold hands over to the crossing search's refinement (``next_n_crossing``: the same Ns so far).
+    """
+    threshold = cfg.threshold
+    below, n = 0, min(cfg.n_start, limit)
+    while True:
+        cell = ladder(below, n) if below >= cfg.num_queries else [n]
+        if any(m not in rates for m in cell):
+            return (below if len(cell) > 1 else None), cell
+        if any(rates[m] < threshold for m in cell) or n >= limit:
+            if len(cell) > 1:
+                return None
+            refine = next_n_crossing(rates, cfg, limit)
+            return None if refine is None else (None, [refine])
+        pred = _predict([(n, rates[n])], threshold)
+        step = n * cfg.growth if pred is None else min(n * cfg.growth, pred * OVERSHOOT)
+        below, n = n, min(limit, max(n + 1, int(round(step))))

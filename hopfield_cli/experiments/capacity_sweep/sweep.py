@@ -41,6 +41,7 @@ from hopfield_cli.experiments.capacity_sweep.bank import (
 from hopfield_cli.experiments.capacity_sweep.schedule import (
     UNBOUNDED_N,
     n_limit,
+    next_ladder,
     next_n,
     next_n_crossing,
     resolved,
@@ -199,6 +200,100 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
     return rows
 
 
+def run_ladder(
+    cfg: Any, series: Series, targets: int, ladder: list[int], bank: PatternBank, ctx: Context
+) -> dict[int, list[dict[str, Any]]]:
+    """``search=ladder``: retrieve ``num_queries`` corrupted patterns of the first ``targets`` patterns in each
+    trial, in the memory of every N of ``ladder`` at once (one pass over the largest, ``core.prefix_pass``);
+    one row per (N, trial). The queries are seeded by (seed, "queries", d, trial, "ladder", targets, N_top):
+    a stream of their own, so the rows of a ladder are never mistaken for a single-N cell's.
+
+    A trial's work (seconds, pattern-query products) is reported on its row at the ladder's largest N, and 0
+    on the others, so that columns summed over a series count each pass once; ``pass_n`` names that N."""
+    from hopfield_cli.core.base import RetrievalResult
+    from hopfield_cli.core.models import check_binary
+    from hopfield_cli.core.prefix_pass import retrieve_prefixes
+    from hopfield_cli.experiments.scoring import judge
+
+    top = ladder[-1]
+    rows: dict[int, list[dict[str, Any]]] = {n: [] for n in ladder}
+    for trial in range(cfg.trials):
+        started = time.perf_counter()
+        gen = generator(cfg.seed, "queries", series.dim, trial, "ladder", targets, top)
+        queries, target_ids = query_maker.corrupted(
+            bank.drawn(trial, targets), cfg.corruption, cfg.num_queries, gen, ctx.image_side
+        )
+        patterns = bank.drawn(trial, top).to(device=ctx.device, dtype=ctx.dtype)
+        patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=series.model)
+        got = retrieve_prefixes(
+            float(series.beta),
+            patterns,
+            queries.to(device=ctx.device, dtype=ctx.dtype),
+            ladder,
+            update_steps_max=cfg.update_steps_max,
+            eps=cfg.eps,
+        )
+        for k, n in enumerate(ladder):
+            result = RetrievalResult(
+                states=got.states[k],
+                steps=got.steps[k],
+                energies=torch.empty(0),
+                converged=got.converged[k],
+                max_weight=None,
+                k90=None,
+                k90_cap=None,
+            )
+            memory = bank.drawn(trial, n).to(device=ctx.device, dtype=ctx.dtype)
+            scored = judge(
+                result,
+                memory,
+                queries,
+                target_ids.to(ctx.device),
+                criterion=cfg.success,
+                tol=cfg.success_tol,
+                separation=separation(cfg, bank, n),
+            )
+            success, last = scored.success, n == top
+            rows[n].append(
+                {
+                    **series.key(n),
+                    "trial": trial,
+                    "num_queries": int(success.numel()),
+                    "successes": int(success.sum()),
+                    "success_rate": float(success.float().mean()),
+                    "steps_mean": float(result.steps.float().mean()),
+                    "converged_fraction": float(result.converged.float().mean()),
+                    "seconds": round(time.perf_counter() - started, 4) if last else 0.0,
+                    "products": got.products if last else 0,
+                    "pass_n": top,
+                }
+            )
+    return rows
+
+
+def next_cell(rates: dict[int, float], cfg: Any, limit: int) -> tuple[int | None, list[int]] | None:
+    """The next cell of a series as (targets, Ns): a ladder (``schedule.next_ladder``) or one N (targets
+    None: from all N patterns) of the grow or crossing search; None when the series is done."""
+    mode = search_mode(cfg)
+    if mode == "ladder":
+        return next_ladder(rates, cfg, limit)
+    n = (next_n_crossing if mode == "crossing" else next_n)(rates, cfg, limit)
+    return None if n is None else (None, [n])
+
+
+def check_ladder(cfg: Any) -> None:
+    """``search=ladder`` needs what ``core.prefix_pass`` reads: the modern network alone, on patterns drawn
+    block by block (generated, normalise none or unit)."""
+    from hopfield_cli.experiments.capacity_sweep.schedule import streams_only
+
+    if search_mode(cfg) == "ladder" and (not streams_only(cfg) or int(getattr(cfg, "shards", 1)) > 1):
+        raise UsageError(
+            "search",
+            "ladder measures models=[modern] on generated patterns (normalise none or unit) in one process "
+            "(shards=1); use search=crossing or grow",
+        )
+
+
 # --- the work done, and an ETA from it -----------------------------------------------------------------
 
 
@@ -348,35 +443,51 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     image_side = None if fixed is None else fixed.image_side
     ctx = Context(device, dtype, cfg.budget_bytes, image_side, run_dir / "shards")
     banks = {d: PatternBank(cfg, d, None if fixed is None else fixed.patterns) for d in dims}
+    check_ladder(cfg)
     pattern_norms = check_inputs(cfg, banks, models, ctx)
     log = CellLog(run_dir, sweep_fingerprint(cfg, None if fixed is None else fixed.metadata.get("checksum")))
     resumed, computed = len(log), 0
 
     budget = {s: series_budget(cfg, banks[s.dim].limit) for s in series}
-    schedule = next_n_crossing if search_mode(cfg) == "crossing" else next_n
     work = Work()
     all_rows: list[dict[str, Any]] = []
     with cell_progress("capacity-sweep", sum(budget.values()), at_most=True) as bar:  # upper estimate
         for d in dims:
             for s in (s for s in series if s.dim == d):
                 rows_s: list[dict[str, Any]] = []
-                while (n := schedule(pooled_rates(rows_s), cfg, banks[d].limit)) is not None:
-                    rows = log.get(s.key(n))
-                    bar.begin(f"{s.label()} N={n:,}" + work.eta(n, cfg))
-                    if rows is None:
+                cells_s = 0
+                while (cell := next_cell(pooled_rates(rows_s), cfg, banks[d].limit)) is not None:
+                    targets, ns = cell
+                    top = ns[-1]
+                    logged = {n: log.get(s.key(n)) for n in ns}
+                    shown = f"N={top:,}" if len(ns) == 1 else f"N={ns[0]:,}..{top:,} ({len(ns)} N, one pass)"
+                    bar.begin(f"{s.label()} {shown}" + work.eta(top, cfg))
+                    if any(rows is None for rows in logged.values()):
                         drawn_before, cell_started = banks[d].drawn_rows, time.perf_counter()
-                        with problem_threads(device, n * d * cfg.num_queries):  # one thread for small cells
-                            rows = run_cell(cfg, s, n, banks[d], ctx)
-                        for r in rows:
-                            r["patterns_drawn"] = (banks[d].drawn_rows - drawn_before) // len(rows)
-                        work.add(rows, time.perf_counter() - cell_started)
-                        log.add(s.key(n), rows)
-                        computed += 1
-                    rows_s.extend(rows)
-                    budget[s] = max(budget[s], len(pooled_rates(rows_s)) + 1)
+                        with problem_threads(device, top * d * cfg.num_queries):  # one thread for small cells
+                            if targets is None:
+                                fresh = {top: run_cell(cfg, s, top, banks[d], ctx)}
+                            else:
+                                fresh = run_ladder(cfg, s, targets, ns, banks[d], ctx)
+                        for r in fresh[top]:  # the work of the cell: on its largest N's rows
+                            r["patterns_drawn"] = (banks[d].drawn_rows - drawn_before) // len(fresh[top])
+                        for n, rows in fresh.items():
+                            if len(ns) > 1 and n != top:
+                                for r in rows:
+                                    r["patterns_drawn"] = 0
+                        work.add(fresh[top], time.perf_counter() - cell_started)
+                        for n in ns:  # a resumed ladder logs only what its interrupted run had not
+                            if logged[n] is None:
+                                log.add(s.key(n), fresh[n])
+                                logged[n] = fresh[n]
+                                computed += 1  # cells = (series, N), as the log counts them
+                    for n in ns:
+                        rows_s.extend(logged[n])
+                    cells_s += 1
+                    budget[s] = max(budget[s], cells_s + 1)
                     bar.advance()
                 rates = pooled_rates(rows_s)
-                budget[s] = len(rates)
+                budget[s] = cells_s
                 bar.set_total(sum(budget.values()))
                 passing = [n for n, r in rates.items() if r >= cfg.threshold]
                 bar.note(

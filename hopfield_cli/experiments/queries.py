@@ -18,17 +18,33 @@ def target_ids(n: int, b: int, generator: torch.Generator) -> torch.Tensor:
     return torch.cat(rounds)[:b]
 
 
+def few_target_ids(n: int, b: int, generator: torch.Generator) -> torch.Tensor:
+    """B distinct target patterns of [0, n) in draw order, for B <= n / 2 without a permutation of all n
+    (randperm(1.4e8) holds 1.1 GB): uniform ids, repeats dropped, drawn again until B. (B,) int64.
+    ``target_ids`` where B > n / 2. (A stream of its own: the capacity sweep's ladders use it.)"""
+    if 2 * b > n:
+        return target_ids(n, b, generator)
+    chosen: dict[int, None] = {}
+    while len(chosen) < b:
+        for i in torch.randint(0, n, (2 * (b - len(chosen)),), generator=generator).tolist():
+            chosen.setdefault(i)
+            if len(chosen) == b:
+                break
+    return torch.tensor(list(chosen), dtype=torch.int64)
+
+
 def corrupted(
     patterns: torch.Tensor,
     corruption: Any,
     num_queries: int,
     generator: torch.Generator,
     image_side: int | None = None,
+    sample=target_ids,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Queries (B, d) made by corrupting B stored patterns, and their target ids (B,)."""
+    """Queries (B, d) made by corrupting B stored patterns, and their target ids (B,) chosen by ``sample``."""
     from hopfield_cli.data.corruption import corrupt
 
-    ids = target_ids(patterns.shape[0], num_queries, generator)
+    ids = sample(patterns.shape[0], num_queries, generator)
     return corrupt(patterns[ids], corruption, generator, image_side=image_side), ids
 
 

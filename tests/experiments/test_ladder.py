@@ -110,7 +110,9 @@ def test_ladder_sweep_rows_equal_one_retrieval_per_n(tmp_path):
     rows = results[(results.pass_n == top) & (results.trial == 1)].sort_values("num_patterns")
     targets = int(results[results.num_patterns < rows.num_patterns.min()].num_patterns.max())
     gen = generator(cfg.seed, "queries", 40, 1, "ladder", targets, top)
-    q, ids = query_maker.corrupted(bank.prefix(1, targets), cfg.corruption, 32, gen)
+    q, ids = query_maker.corrupted(
+        bank.prefix(1, targets), cfg.corruption, 32, gen, sample=query_maker.few_target_ids
+    )
     for n, successes in zip(rows.num_patterns, rows.successes, strict=True):
         scored = score(
             ModernHopfield(8.0),
@@ -151,3 +153,18 @@ def test_ladder_needs_the_modern_network_on_drawn_patterns(tmp_path):
     for extra in ("models=[modern,classical]", "shards=2"):
         with pytest.raises(UsageError, match="search"):
             sweep(tmp_path, *SMALL, extra)
+
+
+def test_few_target_ids_are_distinct_uniform_and_small():
+    """B distinct ids without a permutation of n: at n = 1.4e8 no 1.1 GB randperm (tracemalloc would not see
+    torch's allocations, so the draw is checked by its size: 2 B ids a round)."""
+    from hopfield_cli.experiments.queries import few_target_ids, target_ids
+
+    gen = torch.Generator().manual_seed(0)
+    ids = few_target_ids(140_000_000, 512, gen)
+    assert ids.shape == (512,) and ids.unique().numel() == 512 and int(ids.max()) < 140_000_000
+    small = torch.cat([few_target_ids(10, 3, torch.Generator().manual_seed(s)) for s in range(3000)])
+    counts = torch.bincount(small, minlength=10).double()
+    assert (counts - 900).abs().max() < 120  # uniform: 9,000 ids over 10 patterns, sd ~28
+    same = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(few_target_ids(10, 6, same[0]), target_ids(10, 6, same[1]))  # B > n / 2: rounds

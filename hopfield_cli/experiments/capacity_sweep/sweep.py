@@ -221,7 +221,12 @@ def run_ladder(
         started = time.perf_counter()
         gen = generator(cfg.seed, "queries", series.dim, trial, "ladder", targets, top)
         queries, target_ids = query_maker.corrupted(
-            bank.drawn(trial, targets), cfg.corruption, cfg.num_queries, gen, ctx.image_side
+            bank.drawn(trial, targets),
+            cfg.corruption,
+            cfg.num_queries,
+            gen,
+            ctx.image_side,
+            sample=query_maker.few_target_ids,  # no permutation of 10^8 ids
         )
         patterns = bank.drawn(trial, top).to(device=ctx.device, dtype=ctx.dtype)
         patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=series.model)

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_kernel.py                 # N = 1e7, d = 64, 1024 queries (the issue's case; minutes)
     python benchmarks/bench_kernel.py --n 200000      # a quick look
+    python benchmarks/bench_kernel.py --signs --n 2000000 --d 128 --no-float64   # the frontier's case
 
 Cases (float32, beta = 8, patterns and queries on the sphere of radius 8, all side by side in ONE run, with the
 machine's load printed beside them, since a shared machine makes absolute times noisy):
@@ -12,6 +13,7 @@ machine's load printed beside them, since a shared machine makes absolute times 
   fused    ModernHopfield(beta).update on the fused kernel alone (the sparse-tail pass off)
   core     ModernHopfield(beta).update as it runs: the sparse-tail pass (``core.tail_pass``), fused where dense
   float64  the sparse-tail pass in float64, the reference-grade path (for scale)
+--signs: +-1 patterns, queries = stored patterns with 25% of their bits flipped (the capacity frontier).
 Target: core / bare <= 1.5 (ratios are to the first row; the smaller of the two bare rows is the floor).
 """
 
@@ -36,6 +38,15 @@ def sphere(n: int, d: int, seed: int, dtype=torch.float32) -> torch.Tensor:
     return x.div_(x.norm(dim=1, keepdim=True)).mul_(8.0)
 
 
+def signs(n: int, d: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """+-1 patterns and B of them with 25% of their bits flipped."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 2, (n, d), generator=g, dtype=torch.uint8).float().mul_(2).sub_(1)
+    q = x[torch.randint(0, n, (b,), generator=g)].clone()
+    q[torch.rand(b, d, generator=g) < 0.25] *= -1
+    return x, q
+
+
 def timed(fn, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -52,9 +63,10 @@ def main() -> None:
     parser.add_argument("--b", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-float64", action="store_true")
+    parser.add_argument("--signs", action="store_true", help="+-1 patterns and 25%%-flipped queries")
     args = parser.parse_args()
     n, d, b, beta = args.n, args.d, args.b, 8.0
-    x, q = sphere(n, d, 0), sphere(b, d, 1)
+    x, q = signs(n, d, b) if args.signs else (sphere(n, d, 0), sphere(b, d, 1))
     chunk = 1 << 16
     buf = torch.empty(b, chunk)
 

@@ -33,10 +33,16 @@ class PrefixRetrieval:
 
 
 def prefix_partials(
-    patterns: torch.Tensor, scaled_queries: torch.Tensor, checkpoints: list[int], *, chunk_rows: int
+    patterns: torch.Tensor,
+    scaled_queries: torch.Tensor,
+    checkpoints: list[int],
+    *,
+    chunk_rows: int,
+    rows_at: list[torch.Tensor] | None = None,
 ) -> list[Partial]:
     """The online-softmax partial (m, s, o) of beta X[:N_k]^T xi for every checkpoint N_k (increasing), from
-    one pass over X[:N_K] (the sparse-tail pass, continued from checkpoint to checkpoint)."""
+    one pass over X[:N_K] (the sparse-tail pass, continued from checkpoint to checkpoint). ``rows_at[k]``:
+    the query rows whose partial is wanted at checkpoint k (default all), copied there in that order."""
     acc = scaled_queries.dtype
     floor = math.log(torch.finfo(acc).tiny) + 1.0
     out: list[Partial] = []
@@ -54,7 +60,11 @@ def prefix_partials(
             init=state,
         )
         state, start = tail.partial, stop
-        out.append(Partial(state.m.clone(), state.s.clone(), state.o.clone()))
+        if rows_at is None:
+            out.append(Partial(state.m.clone(), state.s.clone(), state.o.clone()))
+        else:
+            rows = rows_at[len(out)]
+            out.append(Partial(state.m[rows], state.s[rows], state.o[rows]))
     return out
 
 
@@ -90,10 +100,18 @@ def retrieve_prefixes(
         current = states[pairs[:, 0], pairs[:, 1]]
         distinct, which = torch.unique(current, dim=0, return_inverse=True)
         reach = int(pairs[:, 0].max()) + 1  # no active pair needs the checkpoints beyond
-        parts = prefix_partials(patterns, distinct.to(acc) * beta, checkpoints[:reach], chunk_rows=chunk_rows)
+        at = [(pairs[:, 0] == k).nonzero().reshape(-1) for k in range(reach)]  # the pairs of each checkpoint
+        parts = prefix_partials(
+            patterns,
+            distinct.to(acc) * beta,
+            checkpoints[:reach],
+            chunk_rows=chunk_rows,
+            rows_at=[which[i] for i in at],  # each distinct state copied only where a pair reads it
+        )
         products += distinct.shape[0] * checkpoints[reach - 1]
-        updated = torch.stack([(p.o / p.s[:, None]).to(dtype) for p in parts])  # (reach, U, d)
-        new = updated[pairs[:, 0], which]
+        new = torch.empty_like(current)
+        for i, p in zip(at, parts, strict=True):
+            new[i] = (p.o / p.s[:, None]).to(dtype)
         moved = torch.linalg.vector_norm((new - current).to(acc), dim=1)
         states[pairs[:, 0], pairs[:, 1]] = new
         steps[pairs[:, 0], pairs[:, 1]] += 1

@@ -40,6 +40,7 @@ from hopfield_cli.experiments.capacity_sweep.bank import (
 )
 from hopfield_cli.experiments.capacity_sweep.schedule import (
     UNBOUNDED_N,
+    ladder,
     n_limit,
     next_ladder,
     next_n,
@@ -201,10 +202,10 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
 
 
 def run_ladder(
-    cfg: Any, series: Series, targets: int, ladder: list[int], bank: PatternBank, ctx: Context
+    cfg: Any, series: Series, targets: int, rungs: list[int], bank: PatternBank, ctx: Context
 ) -> dict[int, list[dict[str, Any]]]:
     """``search=ladder``: retrieve ``num_queries`` corrupted patterns of the first ``targets`` patterns in each
-    trial, in the memory of every N of ``ladder`` at once (one pass over the largest, ``core.prefix_pass``);
+    trial, in the memory of every N of ``rungs`` at once (one pass over the largest, ``core.prefix_pass``);
     one row per (N, trial). The queries are seeded by (seed, "queries", d, trial, "ladder", targets, N_top):
     a stream of their own, so the rows of a ladder are never mistaken for a single-N cell's.
 
@@ -215,8 +216,8 @@ def run_ladder(
     from hopfield_cli.core.prefix_pass import retrieve_prefixes
     from hopfield_cli.experiments.scoring import judge
 
-    top = ladder[-1]
-    rows: dict[int, list[dict[str, Any]]] = {n: [] for n in ladder}
+    top = rungs[-1]
+    rows: dict[int, list[dict[str, Any]]] = {n: [] for n in rungs}
     for trial in range(cfg.trials):
         started = time.perf_counter()
         gen = generator(cfg.seed, "queries", series.dim, trial, "ladder", targets, top)
@@ -234,11 +235,11 @@ def run_ladder(
             float(series.beta),
             patterns,
             queries.to(device=ctx.device, dtype=ctx.dtype),
-            ladder,
+            rungs,
             update_steps_max=cfg.update_steps_max,
             eps=cfg.eps,
         )
-        for k, n in enumerate(ladder):
+        for k, n in enumerate(rungs):
             result = RetrievalResult(
                 states=got.states[k],
                 steps=got.steps[k],
@@ -392,6 +393,11 @@ def footprint(cfg: Any) -> list[fp.Term]:
                 fp.queries_term(b, d, steps),
                 fp.nearest_term(0),
             ]
+            if search_mode(cfg) == "ladder":  # every N of a ladder: the states and their copies (K, B, d)
+                rungs = len(ladder(1 << 20, int(round((1 << 20) * cfg.growth)))) + 1
+                terms.append(
+                    fp.Term("num_queries", 3 * rungs * b * d * 4, f"{rungs} ladder Ns x {b:,} states")
+                )
         else:
             terms = [
                 src.term() if fixed else fp.Term(n_field, n * d * 8, f"{n:,} x {d:,} patterns (N = n_max)"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -339,3 +340,18 @@ class DrawnPatterns:
 
     def _block_rows(self, b: int) -> torch.Tensor:
         return self[b * BLOCK_ROWS : min((b + 1) * BLOCK_ROWS, self.n)]
+
+
+DUPLICATE_ODDS = 1e-12  # the nearest-pattern shortcut is taken where two equal patterns are less likely
+
+
+def separation(cfg: Any, bank: PatternBank, n: int) -> float | None:
+    """2 (the least distance between distinct +-1 patterns) for drawn +-1 patterns whose N patterns are all
+    distinct but with odds below ``DUPLICATE_ODDS`` (N^2 / 2^(d+1), the union bound over pairs; at d = 128 and
+    N = 10^9, 1.5e-21), else None. With it the success test finds the nearest pattern of a state close to its
+    target without a pass over all N (``scoring.score``); a duplicate of a target at a lower index, which the
+    full pass would report as the nearest, is what the odds bound."""
+    if not bank.packs_bits() or cfg.normalise != "none":
+        return None
+    odds = 2.0 * math.log2(max(n, 1)) - (bank.dim + 1)
+    return 2.0 if odds <= math.log2(DUPLICATE_ODDS) else None

@@ -16,7 +16,6 @@ classical network (Amit et al.; McEliece et al.) and Theorem 3 of Ramsauer et al
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +36,13 @@ from hopfield_cli.experiments.capacity_sweep.bank import (
     PatternBank,
     generator,
     load_fixed,
+    separation,
 )
+from hopfield_cli.experiments.capacity_sweep.ladder_cells import check_ladder, next_cell, run_ladder
 from hopfield_cli.experiments.capacity_sweep.schedule import (
     UNBOUNDED_N,
     ladder,
     n_limit,
-    next_ladder,
-    next_n,
-    next_n_crossing,
     resolved,
     search_mode,
     series_budget,
@@ -120,19 +118,6 @@ def make_queries(cfg: Any, patterns: torch.Tensor, trial: int, image_side: int |
 
 
 FOOTPRINT_N = 10**8  # the N a footprint assumes for n_max=null over drawn patterns (no limit)
-DUPLICATE_ODDS = 1e-12  # the nearest-pattern shortcut is taken where two equal patterns are less likely
-
-
-def separation(cfg: Any, bank: PatternBank, n: int) -> float | None:
-    """2 (the least distance between distinct +-1 patterns) for drawn +-1 patterns whose N patterns are all
-    distinct but with odds below ``DUPLICATE_ODDS`` (N^2 / 2^(d+1), the union bound over pairs; at d = 128 and
-    N = 10^9, 1.5e-21), else None. With it the success test finds the nearest pattern of a state close to its
-    target without a pass over all N (``scoring.score``); a duplicate of a target at a lower index, which the
-    full pass would report as the nearest, is what the odds bound."""
-    if not bank.packs_bits() or cfg.normalise != "none":
-        return None
-    odds = 2.0 * math.log2(max(n, 1)) - (bank.dim + 1)
-    return 2.0 if odds <= math.log2(DUPLICATE_ODDS) else None
 
 
 def sharded_model(cfg: Any, series: Series, bank: PatternBank, trial: int, n: int, ctx: Context) -> Any:
@@ -199,105 +184,6 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
             }
         )
     return rows
-
-
-def run_ladder(
-    cfg: Any, series: Series, targets: int, rungs: list[int], bank: PatternBank, ctx: Context
-) -> dict[int, list[dict[str, Any]]]:
-    """``search=ladder``: retrieve ``num_queries`` corrupted patterns of the first ``targets`` patterns in each
-    trial, in the memory of every N of ``rungs`` at once (one pass over the largest, ``core.prefix_pass``);
-    one row per (N, trial). The queries are seeded by (seed, "queries", d, trial, "ladder", targets, N_top):
-    a stream of their own, so the rows of a ladder are never mistaken for a single-N cell's.
-
-    A trial's work (seconds, pattern-query products) is reported on its row at the ladder's largest N, and 0
-    on the others, so that columns summed over a series count each pass once; ``pass_n`` names that N."""
-    from hopfield_cli.core.base import RetrievalResult
-    from hopfield_cli.core.models import check_binary
-    from hopfield_cli.core.prefix_pass import retrieve_prefixes
-    from hopfield_cli.experiments.scoring import judge
-
-    top = rungs[-1]
-    rows: dict[int, list[dict[str, Any]]] = {n: [] for n in rungs}
-    for trial in range(cfg.trials):
-        started = time.perf_counter()
-        gen = generator(cfg.seed, "queries", series.dim, trial, "ladder", targets, top)
-        queries, target_ids = query_maker.corrupted(
-            bank.drawn(trial, targets),
-            cfg.corruption,
-            cfg.num_queries,
-            gen,
-            ctx.image_side,
-            sample=query_maker.few_target_ids,  # no permutation of 10^8 ids
-        )
-        patterns = bank.drawn(trial, top).to(device=ctx.device, dtype=ctx.dtype)
-        patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=series.model)
-        got = retrieve_prefixes(
-            float(series.beta),
-            patterns,
-            queries.to(device=ctx.device, dtype=ctx.dtype),
-            rungs,
-            update_steps_max=cfg.update_steps_max,
-            eps=cfg.eps,
-        )
-        for k, n in enumerate(rungs):
-            result = RetrievalResult(
-                states=got.states[k],
-                steps=got.steps[k],
-                energies=torch.empty(0),
-                converged=got.converged[k],
-                max_weight=None,
-                k90=None,
-                k90_cap=None,
-            )
-            memory = bank.drawn(trial, n).to(device=ctx.device, dtype=ctx.dtype)
-            scored = judge(
-                result,
-                memory,
-                queries,
-                target_ids.to(ctx.device),
-                criterion=cfg.success,
-                tol=cfg.success_tol,
-                separation=separation(cfg, bank, n),
-            )
-            success, last = scored.success, n == top
-            rows[n].append(
-                {
-                    **series.key(n),
-                    "trial": trial,
-                    "num_queries": int(success.numel()),
-                    "successes": int(success.sum()),
-                    "success_rate": float(success.float().mean()),
-                    "steps_mean": float(result.steps.float().mean()),
-                    "converged_fraction": float(result.converged.float().mean()),
-                    "seconds": round(time.perf_counter() - started, 4) if last else 0.0,
-                    "products": got.products if last else 0,
-                    "pass_n": top,
-                }
-            )
-    return rows
-
-
-def next_cell(rates: dict[int, float], cfg: Any, limit: int) -> tuple[int | None, list[int]] | None:
-    """The next cell of a series as (targets, Ns): a ladder (``schedule.next_ladder``) or one N (targets
-    None: from all N patterns) of the grow or crossing search; None when the series is done."""
-    mode = search_mode(cfg)
-    if mode == "ladder":
-        return next_ladder(rates, cfg, limit)
-    n = (next_n_crossing if mode == "crossing" else next_n)(rates, cfg, limit)
-    return None if n is None else (None, [n])
-
-
-def check_ladder(cfg: Any) -> None:
-    """``search=ladder`` needs what ``core.prefix_pass`` reads: the modern network alone, on patterns drawn
-    block by block (generated, normalise none or unit)."""
-    from hopfield_cli.experiments.capacity_sweep.schedule import streams_only
-
-    if search_mode(cfg) == "ladder" and (not streams_only(cfg) or int(getattr(cfg, "shards", 1)) > 1):
-        raise UsageError(
-            "search",
-            "ladder measures models=[modern] on generated patterns (normalise none or unit) in one process "
-            "(shards=1); use search=crossing or grow",
-        )
 
 
 # --- the work done, and an ETA from it -----------------------------------------------------------------

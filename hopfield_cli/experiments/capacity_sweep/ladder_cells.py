@@ -15,6 +15,7 @@ from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.capacity_sweep.bank import PatternBank, generator, separation
 from hopfield_cli.experiments.capacity_sweep.schedule import next_ladder, next_n, next_n_crossing, search_mode
+from hopfield_cli.experiments.capacity_sweep.table import outcome
 
 
 def run_ladder(
@@ -80,11 +81,7 @@ def run_ladder(
                 {
                     **series.key(n),
                     "trial": trial,
-                    "num_queries": int(success.numel()),
-                    "successes": int(success.sum()),
-                    "success_rate": float(success.float().mean()),
-                    "steps_mean": float(result.steps.float().mean()),
-                    "converged_fraction": float(result.converged.float().mean()),
+                    **outcome(success, result),
                     "seconds": round(time.perf_counter() - started, 4) if last else 0.0,
                     "products": got.products if last else 0,
                     "pass_n": top,

@@ -47,7 +47,13 @@ from hopfield_cli.experiments.capacity_sweep.schedule import (
     search_mode,
     series_budget,
 )
-from hopfield_cli.experiments.capacity_sweep.table import capacity_table, pooled_rates, print_summary, setting
+from hopfield_cli.experiments.capacity_sweep.table import (
+    capacity_table,
+    outcome,
+    pooled_rates,
+    print_summary,
+    setting,
+)
 from hopfield_cli.experiments.families import has_beta, make_model
 from hopfield_cli.experiments.patterns import device_and_dtype
 from hopfield_cli.experiments.resume import CellLog, fingerprint, work_folder
@@ -173,11 +179,7 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
                 **series.key(n),
                 "beta": float("nan") if series.beta is None else series.beta,
                 "trial": trial,
-                "num_queries": int(success.numel()),
-                "successes": int(success.sum()),
-                "success_rate": float(success.float().mean()),
-                "steps_mean": float(result.steps.float().mean()),
-                "converged_fraction": float(result.converged.float().mean()),
+                **outcome(success, result),
                 "seconds": round(time.perf_counter() - started, 4),
                 # work: pattern-query products (each pass of the active queries, then the nearest-pattern pass)
                 "products": int(n) * (int(result.steps.sum()) + int(success.numel())),

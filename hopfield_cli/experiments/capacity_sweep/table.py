@@ -28,6 +28,17 @@ THEOREM3_P = 0.001  # failure probability of Theorem 3's bound
 EXPONENTIAL_FAMILIES = EXPONENTIAL_MODELS  # the registry's families whose capacity grows exponentially
 
 
+def outcome(success: Any, result: Any) -> dict[str, Any]:
+    """The columns of a (N, trial) row that a retrieval decides: queries, successes, rate, steps, convergence."""
+    return {
+        "num_queries": int(success.numel()),
+        "successes": int(success.sum()),
+        "success_rate": float(success.float().mean()),
+        "steps_mean": float(result.steps.float().mean()),
+        "converged_fraction": float(result.converged.float().mean()),
+    }
+
+
 def pooled_rates(rows: list[dict[str, Any]]) -> dict[int, float]:
     by_n: dict[int, list[int]] = {}
     for r in rows:

@@ -8,9 +8,16 @@ partials, wherever each range was computed (a pattern chunk, a SLURM task).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+
+
+def weight_floor(acc: torch.dtype) -> float:
+    """The shifted score below which a weight exp(beta x_i^T xi - m) counts as 0: the log of the accumulation
+    dtype's smallest normal number, + 1 (below it exp is subnormal, which x86 computes 10-40x slower)."""
+    return math.log(torch.finfo(acc).tiny) + 1.0
 
 
 @dataclass

@@ -13,7 +13,6 @@ beyond N_k changed its softmax, so the states of all (checkpoint, query) pairs s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -38,13 +37,11 @@ def prefix_partials(
     checkpoints: list[int],
     *,
     chunk_rows: int,
-    rows_at: list[torch.Tensor] | None = None,
+    rows_at: list[torch.Tensor],
 ) -> list[Partial]:
     """The online-softmax partial (m, s, o) of beta X[:N_k]^T xi for every checkpoint N_k (increasing), from
-    one pass over X[:N_K] (the sparse-tail pass, continued from checkpoint to checkpoint). ``rows_at[k]``:
-    the query rows whose partial is wanted at checkpoint k (default all), copied there in that order."""
-    acc = scaled_queries.dtype
-    floor = math.log(torch.finfo(acc).tiny) + 1.0
+    one pass over X[:N_K] (the sparse-tail pass, continued from checkpoint to checkpoint): at checkpoint k,
+    of the query rows ``rows_at[k]``, in that order."""
     out: list[Partial] = []
     state, start = None, 0
     for stop in checkpoints:
@@ -52,7 +49,6 @@ def prefix_partials(
             patterns,
             scaled_queries,
             chunk_rows=chunk_rows,
-            floor=floor,
             with_states=True,
             may_stop=False,
             start=start,
@@ -60,11 +56,8 @@ def prefix_partials(
             init=state,
         )
         state, start = tail.partial, stop
-        if rows_at is None:
-            out.append(Partial(state.m.clone(), state.s.clone(), state.o.clone()))
-        else:
-            rows = rows_at[len(out)]
-            out.append(Partial(state.m[rows], state.s[rows], state.o[rows]))
+        rows = rows_at[len(out)]
+        out.append(Partial(state.m[rows], state.s[rows], state.o[rows]))  # copies: the pass goes on in place
     return out
 
 
@@ -100,7 +93,7 @@ def retrieve_prefixes(
         current = states[pairs[:, 0], pairs[:, 1]]
         distinct, which = torch.unique(current, dim=0, return_inverse=True)
         reach = int(pairs[:, 0].max()) + 1  # no active pair needs the checkpoints beyond
-        at = [(pairs[:, 0] == k).nonzero().reshape(-1) for k in range(reach)]  # the pairs of each checkpoint
+        at = [(pairs[:, 0] == c).nonzero().reshape(-1) for c in range(reach)]  # the pairs of each checkpoint
         parts = prefix_partials(
             patterns,
             distinct.to(acc) * beta,

@@ -33,7 +33,7 @@ import torch
 from hopfield_cli.core import tail_pass
 from hopfield_cli.core.fixed_points import MASS, reach_tolerance
 from hopfield_cli.core.fixed_points import k90 as exact_k90
-from hopfield_cli.core.online_softmax import Partial, fold, merge  # noqa: F401 (re-exported)
+from hopfield_cli.core.online_softmax import Partial, fold, merge, weight_floor  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from hopfield_cli.core.budget import ChunkPlan
@@ -186,12 +186,14 @@ def softmax_pass(
     max_w = torch.empty(b, dtype=acc, device=dev) if with_stats else None
     k90s = torch.empty(b, dtype=torch.int64, device=dev) if with_stats else None
     fast = not with_stats and (tail_pass.available(dt, dev) or fused_available(dt, dev))
-    if fast:  # the fast paths hold no (qc, pc) block: more queries per call make their products faster
+    if fast and b and beta * float(q_norms.min()) * big_m > SMALL_SCORE:
+        # no query chunk can be small, so every one takes a fast path, which holds no (qc, pc) block: more
+        # queries per call make their products faster (a small chunk keeps the plan's size: its block)
         qc = max(qc, min(b, tail_pass.QUERY_ROWS))
     buf = hbuf = None  # the chunked kernel's (qc, pc) score block, made when a query chunk first needs it
     xsum = None
     log_n = math.log(n)
-    exp_floor = math.log(torch.finfo(acc).tiny) + 1.0  # shifted scores below this count as 0 weight
+    exp_floor = weight_floor(acc)  # shifted scores below this count as 0 weight
     exp_zero_below = math.exp(exp_floor) * 1.5
 
     for q0 in range(0, b, qc):
@@ -209,7 +211,6 @@ def softmax_pass(
                     patterns,
                     q.to(acc) * beta,
                     chunk_rows=getattr(patterns, "chunk_rows", n),
-                    floor=exp_floor,
                     with_states=with_states,
                     may_stop=fused_available(dt, dev),
                 )

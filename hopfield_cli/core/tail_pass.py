@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hopfield_cli.core.online_softmax import Partial
+from hopfield_cli.core.online_softmax import Partial, weight_floor
 
 TILE = (
     1024  # patterns per score tile: a (1024 queries x 1024) float32 tile is 4 MiB, the scores stay in cache
@@ -62,7 +62,6 @@ def tail_partial(
     scaled_queries: torch.Tensor,  # (B, d) beta * xi in the accumulation dtype
     *,
     chunk_rows: int,
-    floor: float,
     with_states: bool,
     may_stop: bool,
     start: int = 0,
@@ -70,11 +69,12 @@ def tail_partial(
     init: Partial | None = None,
 ) -> Tail:
     """The online softmax (m, s, o) of beta X^T xi over the patterns, skipping the query rows of a tile whose
-    scores all lie below m + ``floor`` (``floor`` < 0: the log of the dtype's smallest normal number, + 1).
+    scores all lie below m + floor (``online_softmax.weight_floor`` of the queries' dtype, < 0).
 
     ``chunk_rows``: the most pattern rows read from ``patterns`` at once (a drawn source's blocks in flight).
     ``start``/``stop``: the range of patterns read (default all); ``init``: the partial of the patterns before
-    ``start``, continued in place (``core.prefix_pass`` reads every prefix of the patterns in one pass).
+    ``start``, continued (its tensors may be updated in place; ``core.prefix_pass`` reads every prefix of the
+    patterns in one pass).
     ``may_stop``: hand the remaining patterns back to a fused kernel once more than ``DENSE_FRACTION`` of the
     rows were live over a window of ``WINDOW`` tiles, from the ``PROBE_TILES``-th tile on. Where the weights
     are sparse the live rows thin out as the running maxima grow (a new pattern sets a record of a query's
@@ -91,11 +91,12 @@ def tail_partial(
         o = torch.zeros(b, d, dtype=acc, device=dev) if with_states else None
     else:
         m, s, o = init.m, init.s, init.o
+    floor = weight_floor(acc)
     scores = torch.empty(b * TILE, dtype=acc, device=dev)
     tiles = window_live = window_tiles = 0  # tiles read; live rows over the window's tiles
     zero_below = math.exp(floor) * 1.5  # exp of a clamped score: set to exact 0, as the chunked kernel does
     # chunks and tiles end at multiples of chunk_rows and TILE: a pass over [0, N) continued at a checkpoint
-    # multiplies the tiles of the pass that never stopped there (the same arithmetic, to the last bit)
+    # multiplies the tiles of the pass that never stopped there, but for the one tile the checkpoint cuts
     for c0, c1 in _cuts(start, n, chunk_rows):
         chunk = patterns[c0:c1]
         if chunk.dtype != acc:

@@ -10,9 +10,6 @@ import torch
 from hopfield_cli.core import budget, streaming, tail_pass
 from hopfield_cli.core.modern import reference_update
 
-FLOOR32 = math.log(torch.finfo(torch.float32).tiny) + 1.0
-FLOOR64 = math.log(torch.finfo(torch.float64).tiny) + 1.0
-
 
 def _signs(n, d, b, seed=0, flip=0.25):
     """+-1 patterns and queries with a fraction ``flip`` of a stored pattern's bits flipped (the frontier)."""
@@ -67,9 +64,7 @@ def test_skipped_tiles_change_nothing(monkeypatch):
     monkeypatch.setattr(
         torch.Tensor, "nonzero", lambda t, *a, **k: seen.append(t.numel()) or real_nonzero(t, *a, **k)
     )
-    tail = tail_pass.tail_partial(
-        x, q * beta, chunk_rows=4096, floor=FLOOR64, with_states=True, may_stop=False
-    )
+    tail = tail_pass.tail_partial(x, q * beta, chunk_rows=4096, with_states=True, may_stop=False)
     monkeypatch.setattr(torch.Tensor, "nonzero", real_nonzero)
     assert tail.stopped == x.shape[0] and len(seen) == -(-20_000 // 128)
     monkeypatch.setattr(tail_pass, "ENABLED", False)
@@ -93,7 +88,7 @@ def test_live_rows_thin_out_on_the_frontier(monkeypatch):
         return out
 
     monkeypatch.setattr(torch.Tensor, "nonzero", count)
-    tail_pass.tail_partial(x, q * 8.0, chunk_rows=8192, floor=FLOOR32, with_states=True, may_stop=False)
+    tail_pass.tail_partial(x, q * 8.0, chunk_rows=8192, with_states=True, may_stop=False)
     assert counts[0] == 64  # the first tile: every row (m = -inf)
     assert sum(counts[-10:]) < 0.5 * sum(counts[:10])  # the last ten tiles: half as many live rows or fewer
 
@@ -106,11 +101,9 @@ def test_dense_weights_go_to_the_fused_kernel(monkeypatch):
     monkeypatch.setattr(tail_pass, "PROBE_TILES", 4)
     x, q = _sphere(2000, 8, 6, 2.0, seed=7)
     x, q = x.float(), q.float()
-    tail = tail_pass.tail_partial(x, q * 1.0, chunk_rows=512, floor=FLOOR32, with_states=True, may_stop=True)
+    tail = tail_pass.tail_partial(x, q * 1.0, chunk_rows=512, with_states=True, may_stop=True)
     assert tail.stopped == 4 * 16  # the first window after the probe
-    sparse = tail_pass.tail_partial(
-        x, q * 1.0, chunk_rows=512, floor=FLOOR32, with_states=True, may_stop=False
-    )
+    sparse = tail_pass.tail_partial(x, q * 1.0, chunk_rows=512, with_states=True, may_stop=False)
     assert sparse.stopped == 2000
     res = streaming.softmax_pass(x, q, 1.0, plan=budget.ChunkPlan(8, 512, 0), k90_cap=4)
     assert torch.allclose(res.states.double(), reference_update(x, q, 1.0), atol=1e-5, rtol=0)

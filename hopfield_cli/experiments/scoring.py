@@ -29,7 +29,7 @@ class Scored:
 
     result: Any  # core.base.RetrievalResult
     states: torch.Tensor  # (B, d) final states, at least float32
-    nearest_ids: torch.Tensor  # (B,) stored pattern nearest to each final state
+    nearest_ids: torch.Tensor  # (B,) stored pattern nearest to each final state (or NOT_SEARCHED: ``judge``)
     nearest_distance: torch.Tensor  # (B,)
     target_ids: torch.Tensor | None  # (B,) on the states' device
     success: torch.Tensor | None = None  # (B,) bool

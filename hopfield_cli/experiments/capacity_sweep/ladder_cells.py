@@ -14,7 +14,13 @@ import torch
 from hopfield_cli.errors import UsageError
 from hopfield_cli.experiments import queries as query_maker
 from hopfield_cli.experiments.capacity_sweep.bank import PatternBank, generator, separation
-from hopfield_cli.experiments.capacity_sweep.schedule import next_ladder, next_n, next_n_crossing, search_mode
+from hopfield_cli.experiments.capacity_sweep.schedule import (
+    next_ladder,
+    next_n,
+    next_n_crossing,
+    search_mode,
+    streams_only,
+)
 from hopfield_cli.experiments.capacity_sweep.table import outcome
 
 
@@ -46,6 +52,7 @@ def run_ladder(
             ctx.image_side,
             sample=query_maker.few_target_ids,  # no permutation of 10^8 ids
         )
+        target_ids = target_ids.to(ctx.device)
         patterns = bank.drawn(trial, top).to(device=ctx.device, dtype=ctx.dtype)
         patterns, queries = check_binary(patterns, queries, binarise=cfg.binarise, model_name=series.model)
         got = retrieve_prefixes(
@@ -71,7 +78,7 @@ def run_ladder(
                 result,
                 memory,
                 queries,
-                target_ids.to(ctx.device),
+                target_ids,
                 criterion=cfg.success,
                 tol=cfg.success_tol,
                 separation=separation(cfg, bank, n),
@@ -103,8 +110,6 @@ def next_cell(rates: dict[int, float], cfg: Any, limit: int) -> tuple[int | None
 def check_ladder(cfg: Any) -> None:
     """``search=ladder`` needs what ``core.prefix_pass`` reads: the modern network alone, on patterns drawn
     block by block (generated, normalise none or unit)."""
-    from hopfield_cli.experiments.capacity_sweep.schedule import streams_only
-
     if search_mode(cfg) == "ladder" and (not streams_only(cfg) or int(getattr(cfg, "shards", 1)) > 1):
         raise UsageError(
             "search",

@@ -140,6 +140,14 @@ def _predict(points: list[tuple[int, float]], threshold: float) -> float | None:
     return 1.0 + math.exp(math.log(n0 - 1) + (target - y0) / a)
 
 
+def _grown(n: int, rate: float, cfg: Any, limit: int) -> int:
+    """The N after a passing N of the crossing and ladder searches: x ``growth`` while every query succeeds,
+    else ``OVERSHOOT`` x the crossing predicted from (n, rate), at most x growth (and at least n + 1)."""
+    pred = _predict([(n, rate)], cfg.threshold)
+    step = n * cfg.growth if pred is None else min(n * cfg.growth, pred * OVERSHOOT)
+    return min(limit, max(n + 1, int(round(step))))
+
+
 def next_n_crossing(rates: dict[int, float], cfg: Any, limit: int) -> int | None:
     """``search=crossing``: the next N when the work should go where the rate crosses ``threshold``.
 
@@ -158,9 +166,7 @@ def next_n_crossing(rates: dict[int, float], cfg: Any, limit: int) -> int | None
         known[n] = rates[n]
         if rates[n] < threshold or n >= limit:
             break
-        pred = _predict([(n, rates[n])], threshold)
-        step = n * cfg.growth if pred is None else min(n * cfg.growth, pred * OVERSHOOT)
-        n = min(limit, max(n + 1, int(round(step))))
+        n = _grown(n, rates[n], cfg, limit)
     for _ in range(cfg.refine_steps):
         lo = max((m for m, r in known.items() if r >= threshold), default=0)
         above = [m for m, r in known.items() if m > lo and r < threshold]
@@ -234,6 +240,4 @@ def next_ladder(rates: dict[int, float], cfg: Any, limit: int) -> tuple[int | No
                 return None
             refine = next_n_crossing(rates, cfg, limit)
             return None if refine is None else (None, [refine])
-        pred = _predict([(n, rates[n])], threshold)
-        step = n * cfg.growth if pred is None else min(n * cfg.growth, pred * OVERSHOOT)
-        below, n = n, min(limit, max(n + 1, int(round(step))))
+        below, n = n, _grown(n, rates[n], cfg, limit)

@@ -188,6 +188,24 @@ def run_cell(cfg: Any, series: Series, n: int, bank: PatternBank, ctx: Context) 
     return rows
 
 
+def measure(
+    cfg: Any, series: Series, targets: int | None, ns: list[int], bank: PatternBank, ctx: Context
+) -> dict[int, list[dict[str, Any]]]:
+    """The rows of one cell of ``next_cell``: one N (``run_cell``) or a ladder (``run_ladder``), with the
+    patterns drawn for it on its largest N's rows (0 on a ladder's other rows: its work is one pass)."""
+    top, drawn_before = ns[-1], bank.drawn_rows
+    with problem_threads(ctx.device, top * series.dim * cfg.num_queries):  # one thread for small cells
+        if targets is None:
+            fresh = {top: run_cell(cfg, series, top, bank, ctx)}
+        else:
+            fresh = run_ladder(cfg, series, targets, ns, bank, ctx)
+    drawn = (bank.drawn_rows - drawn_before) // len(fresh[top])
+    for n, rows in fresh.items():
+        for r in rows:
+            r["patterns_drawn"] = drawn if n == top else 0
+    return fresh
+
+
 # --- the work done, and an ETA from it -----------------------------------------------------------------
 
 
@@ -362,18 +380,8 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
                     shown = f"N={top:,}" if len(ns) == 1 else f"N={ns[0]:,}..{top:,} ({len(ns)} N, one pass)"
                     bar.begin(f"{s.label()} {shown}" + work.eta(top, cfg))
                     if any(rows is None for rows in logged.values()):
-                        drawn_before, cell_started = banks[d].drawn_rows, time.perf_counter()
-                        with problem_threads(device, top * d * cfg.num_queries):  # one thread for small cells
-                            if targets is None:
-                                fresh = {top: run_cell(cfg, s, top, banks[d], ctx)}
-                            else:
-                                fresh = run_ladder(cfg, s, targets, ns, banks[d], ctx)
-                        for r in fresh[top]:  # the work of the cell: on its largest N's rows
-                            r["patterns_drawn"] = (banks[d].drawn_rows - drawn_before) // len(fresh[top])
-                        for n, rows in fresh.items():
-                            if len(ns) > 1 and n != top:
-                                for r in rows:
-                                    r["patterns_drawn"] = 0
+                        cell_started = time.perf_counter()
+                        fresh = measure(cfg, s, targets, ns, banks[d], ctx)
                         work.add(fresh[top], time.perf_counter() - cell_started)
                         for n in ns:  # a resumed ladder logs only what its interrupted run had not
                             if logged[n] is None:

@@ -266,13 +266,12 @@ def run(cfg: Any, run_dir: Path) -> pd.DataFrame:
     bags = load_bags(cfg.task)
     task = cfg.task
     repeats = 1 if task.profile == "quick" else task.repeats
-    if task.folds > min(int(bags.y.sum()), len(bags) - int(bags.y.sum())):
-        smaller = min(int(bags.y.sum()), len(bags) - int(bags.y.sum()))
+    smaller = min(int(bags.y.sum()), len(bags) - int(bags.y.sum()))  # the bags of the smaller class
+    if task.folds > smaller:
         raise UsageError(
             "task.folds", f"must be at most the bags of the smaller class ({smaller}), got {task.folds}"
         )
     if task.profile == "full" and task.inner_folds > 1:
-        smaller = min(int(bags.y.sum()), len(bags) - int(bags.y.sum()))
         # the smaller class's bags in the outer training fold that holds the fewest of them
         fewest = smaller - math.ceil(smaller / task.folds)
         if task.inner_folds > fewest:
